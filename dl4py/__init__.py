@@ -1,0 +1,38 @@
+"""dl4py: Deeplearning4j's configuration framework and autoencoder engine, in Python.
+
+Package paths mirror DL4J's (without the ``org.deeplearning4j.`` / ``org.nd4j.linalg.`` prefix):
+``dl4py.nn.conf.NeuralNetConfiguration``, ``dl4py.nn.conf.layers.variational.VariationalAutoencoder``,
+``dl4py.learning.config.Adam``, ``dl4py.activations.Activation``, ``dl4py.nn.multilayer.MultiLayerNetwork``.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"
+
+from .nn.conf.enums import DataType  # noqa: E402
+
+__all__ = ["DataType", "__version__", "warmup"]
+
+
+def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = False) -> dict[str, float]:
+    """Compile (or load from numba's on-disk cache) every engine kernel for ``dtypes``; returns seconds per
+    kernel module. Run once after installing (``python -m dl4py warmup``) so the first ``fit`` starts at once."""
+    import importlib
+    import time
+
+    import numpy as np
+
+    timings: dict[str, float] = {}
+    for name in ("updaters", "activations", "losses", "reductions", "distributions", "autoencoder"):
+        try:
+            module = importlib.import_module(f"dl4py.kernels.{name}")
+        except ModuleNotFoundError:
+            continue
+        fn = getattr(module, "warmup", None)
+        if fn is None:
+            continue
+        start = time.perf_counter()
+        fn(tuple(np.dtype(d).type for d in dtypes))
+        timings[name] = time.perf_counter() - start
+        if verbose:
+            print(f"dl4py.kernels.{name}: {timings[name]:.2f} s")
+    return timings

@@ -1,0 +1,17 @@
+"""Data for training (DL4J: ``org.nd4j.linalg.dataset`` and ``org.deeplearning4j.datasets``): the
+:class:`DataSet` minibatch and the iterators that feed ``MultiLayerNetwork.fit``."""
+from __future__ import annotations
+
+from .csv import CSVRecordReaderDataSetIterator
+from .dataset import DataSet, SplitTestAndTrain
+from .iterator import DataSetIterator, ExistingDataSetIterator, ListDataSetIterator, NumpyDataSetIterator
+
+__all__ = [
+    "DataSet",
+    "SplitTestAndTrain",
+    "DataSetIterator",
+    "ListDataSetIterator",
+    "NumpyDataSetIterator",
+    "ExistingDataSetIterator",
+    "CSVRecordReaderDataSetIterator",
+]

@@ -1,0 +1,1 @@
+"""Numba kernels of the dl4py engine (elementwise stages, updaters)."""

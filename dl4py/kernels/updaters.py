@@ -1,0 +1,691 @@
+"""Fused updater (optimizer) kernels over DL4J's flat parameter / gradient / updater-state buffers.
+
+The engine keeps one flat parameter vector, one flat gradient vector and one flat updater-state vector in DL4J's
+layout (spec ``layers-and-network.md`` §9).  For every parameter it passes to ONE kernel of this module the
+parameter's contiguous 1-D slice ``w``, its gradient slice ``g`` and, for each state variable of the updater, the
+matching sub-slice of the block's state (a block's state holds each state variable for *all* parameters of the
+block, so for Adam the engine passes ``m = state[off_m + p0 : off_m + p1]`` and ``v = state[off_v + p0 : ...]``).
+Each kernel makes a single pass over the elements and does::
+
+    g_eff = g * scale + l1 * sign(w) + l2 * w      # minibatch division (scale = 1/N or 1.0); L1, L2 (§10)
+    u     = rule(g_eff, state...)                  # the updater rule; state updated in place (§9)
+    u    += wd * w                                 # WeightDecay (§10); wd = coeff, times lr if applyLR (caller)
+    w    -= u
+
+``sign(0) = 0``.  The gradient slice ``g`` is only read (DL4J overwrites its gradient view with the update; the
+engine has no need for that).  Per-element operation order follows libnd4j's updater helpers, so float64 results
+equal the spec formulas up to rounding.
+
+Calling conventions (keep them, so that each kernel has only two compiled signatures, float32 and float64):
+
+* ``w``, ``g`` and the state slices: 1-D C-contiguous arrays of ONE dtype, float32 or float64, equal lengths
+  (checked; a mismatch raises ``ValueError``);
+* hyper-parameters and coefficients: Python floats (float64), ``t``: Python int, the iteration count *before*
+  this update (0 for the first update).  Scalars are combined in float64 (e.g. Adam's α, ``1 - beta1``) and then
+  rounded once to the array dtype; the element loop then runs entirely in the array dtype.
+
+Kernels are ``cache=True``, ``error_model='numpy'`` (no zero-division branches), not fastmath (exact IEEE
+arithmetic; ``sqrt`` is the correctly rounded instruction), branch-free inner loops that vectorise, and they
+allocate nothing.  Each kernel holds two versions of its loop, chosen once per call: with the L1 term and, when
+``l1 == 0``, without it (the sign computation is the costliest part of the prologue); both give the same
+numbers.  :func:`warmup` compiles (or loads from the cache) every kernel for the given dtypes.
+
+Gradient normalisation (§12) helpers: :func:`scale_inplace` (minibatch division before normalisation) and
+:func:`normalize_gradients` (per layer, on the list of that layer's gradient slices).
+
+Fidelity notes (rounding-level only): DL4J divides the gradient by N (``divi(batchSize)``) where these kernels
+multiply by ``scale = 1/N`` (identical for N a power of two, otherwise at most 1 ulp apart per element).  In
+float32, recent libnd4j helpers cast the hyper-parameters to float32 first and derive ``1 − β`` and α in float32
+(e.g. ``1 − 0.999f`` is 1.3e-5 relatively off 0.001); here they are derived in float64 and rounded once, as
+DL4J's older Java updaters did.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "sgd_step",
+    "noop_step",
+    "adam_step",
+    "adamax_step",
+    "nadam_step",
+    "amsgrad_step",
+    "nesterovs_step",
+    "rmsprop_step",
+    "adagrad_step",
+    "adadelta_step",
+    "scale_inplace",
+    "normalize_gradients",
+    "GRADNORM_NONE",
+    "GRADNORM_RENORMALIZE_L2_PER_LAYER",
+    "GRADNORM_RENORMALIZE_L2_PER_PARAM_TYPE",
+    "GRADNORM_CLIP_ELEMENTWISE_ABSOLUTE_VALUE",
+    "GRADNORM_CLIP_L2_PER_LAYER",
+    "GRADNORM_CLIP_L2_PER_PARAM_TYPE",
+    "GRADNORM_CODE_BY_NAME",
+    "GRADNORM_NAME_BY_CODE",
+    "STATE_SIZE_MULTIPLIER",
+    "STATE_INITIAL_VALUE",
+    "STATE_VARIABLES",
+    "STEP_KERNEL_BY_NAME",
+    "state_initial_value",
+    "warmup",
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------------------------
+
+#: State size of an updater block = multiplier × (number of parameters in the block) (spec §9).
+STATE_SIZE_MULTIPLIER = {
+    "Sgd": 0,
+    "NoOp": 0,
+    "Adam": 2,
+    "AdaMax": 2,
+    "Nadam": 2,
+    "AMSGrad": 3,
+    "Nesterovs": 1,
+    "RmsProp": 1,
+    "AdaGrad": 1,
+    "AdaDelta": 2,
+}
+
+#: Initial value of a freshly created updater state.  ``0.0``: zeros.  The string ``"epsilon"``: filled with the
+#: updater's ``epsilon`` hyper-parameter (RmsProp: default 1e-8, AdaGrad: default 1e-6) — DL4J initialises these
+#: two states to ε, not 0.  The engine fills the state; the kernels never initialise it.  Use
+#: :func:`state_initial_value` to resolve it to a number.
+STATE_INITIAL_VALUE = {
+    "Sgd": 0.0,
+    "NoOp": 0.0,
+    "Adam": 0.0,
+    "AdaMax": 0.0,
+    "Nadam": 0.0,
+    "AMSGrad": 0.0,
+    "Nesterovs": 0.0,
+    "RmsProp": "epsilon",
+    "AdaGrad": "epsilon",
+    "AdaDelta": 0.0,
+}
+
+#: Order of the state variables inside a block's state slice (each covers all parameters of the block), which is
+#: also the order of the state arguments of the kernel.
+STATE_VARIABLES = {
+    "Sgd": (),
+    "NoOp": (),
+    "Adam": ("m", "v"),
+    "AdaMax": ("m", "u"),
+    "Nadam": ("m", "v"),
+    "AMSGrad": ("m", "v", "vhat"),
+    "Nesterovs": ("v",),
+    "RmsProp": ("G",),
+    "AdaGrad": ("H",),
+    "AdaDelta": ("msg", "msdx"),
+}
+
+
+def state_initial_value(updater_name: str, epsilon: float | None = None) -> float:
+    """Numeric initial value of the state of ``updater_name`` (``epsilon`` needed for RmsProp and AdaGrad)."""
+    init = STATE_INITIAL_VALUE[updater_name]
+    if init == "epsilon":
+        if epsilon is None:
+            raise ValueError(f"{updater_name} state is initialised to epsilon: pass the updater's epsilon")
+        return float(epsilon)
+    return float(init)
+
+
+# Gradient normalisation modes: the ordinals of DL4J's GradientNormalization enum.
+GRADNORM_NONE = 0
+GRADNORM_RENORMALIZE_L2_PER_LAYER = 1
+GRADNORM_RENORMALIZE_L2_PER_PARAM_TYPE = 2
+GRADNORM_CLIP_ELEMENTWISE_ABSOLUTE_VALUE = 3
+GRADNORM_CLIP_L2_PER_LAYER = 4
+GRADNORM_CLIP_L2_PER_PARAM_TYPE = 5
+
+#: DL4J's ``GradientNormalization`` names -> mode codes of :func:`normalize_gradients`.
+GRADNORM_CODE_BY_NAME = {
+    "None": GRADNORM_NONE,
+    "RenormalizeL2PerLayer": GRADNORM_RENORMALIZE_L2_PER_LAYER,
+    "RenormalizeL2PerParamType": GRADNORM_RENORMALIZE_L2_PER_PARAM_TYPE,
+    "ClipElementWiseAbsoluteValue": GRADNORM_CLIP_ELEMENTWISE_ABSOLUTE_VALUE,
+    "ClipL2PerLayer": GRADNORM_CLIP_L2_PER_LAYER,
+    "ClipL2PerParamType": GRADNORM_CLIP_L2_PER_PARAM_TYPE,
+}
+GRADNORM_NAME_BY_CODE = {code: name for name, code in GRADNORM_CODE_BY_NAME.items()}
+
+# Replacement of a zero L2 norm by the Renormalize* modes (DL4J: "Avoid 0/0 -> NaN").
+_ZERO_NORM_REPLACEMENT = 1e-5
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------------------------------------------
+# Every kernel: float64 scalars are rounded once to the array dtype T (T(x)); the loop runs in T only.  The sign
+# of w is arithmetic on the comparisons (no branch).  No kernel uses fastmath.
+
+_KERNEL_OPTIONS = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@njit(cache=True)
+def _check_len(n, a):
+    if a.shape[0] != n:
+        raise ValueError("updater kernel: parameter, gradient and state slices must have equal lengths")
+
+
+@njit(**_KERNEL_OPTIONS)
+def sgd_step(w, g, scale, l1, l2, wd, lr):
+    """Sgd: ``u = lr·g_eff + wd·w``; ``w -= u``.  No state."""
+    n = w.shape[0]
+    _check_len(n, g)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    a = T(lr)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            w[i] = wi - (a * gi + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            w[i] = wi - (a * gi + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def noop_step(w, g, scale, l1, l2, wd):
+    """DL4J NoOp: ``u = g_eff`` (the gradient unchanged — DL4J's NoOp updater leaves the gradient as the update,
+    and the step STILL SUBTRACTS it: ``w -= g_eff + wd·w``).  No state, no learning rate."""
+    n = w.shape[0]
+    _check_len(n, g)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            w[i] = wi - (gi + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            w[i] = wi - (gi + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+    """Adam (state m, v; zeros initially).
+
+    ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``; ``α = lr·√(1−β2^(t+1)) / (1−β1^(t+1))``, replaced by ε
+    when NaN, 0 or ±∞; ``u = α·m/(√v + ε)``.
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, m)
+    _check_len(n, v)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    e = T(eps)
+    k = float(t) + 1.0
+    alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
+    if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
+        alpha = e
+    b1 = T(beta1)
+    b2 = T(beta2)
+    ob1 = T(1.0 - beta1)
+    ob2 = T(1.0 - beta2)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            vi = b2 * v[i] + gi * gi * ob2
+            m[i] = mi
+            v[i] = vi
+            w[i] = wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            vi = b2 * v[i] + gi * gi * ob2
+            m[i] = mi
+            v[i] = vi
+            w[i] = wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+    """AdaMax (state m, u; zeros initially).
+
+    ``m ← β1·m + (1−β1)·g``; ``u_s ← max(β2·u_s, |g|) + 1e-32``; ``α = lr/(1−β1^(t+1))``; ``update = α·m/u_s``.
+    ε takes no part in the rule; as in libnd4j it only replaces α when α is NaN, 0 or ±∞ (e.g. lr = 0).
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, m)
+    _check_len(n, u_state)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    tiny = T(1e-32)
+    k = float(t) + 1.0
+    alpha = T(lr / (1.0 - math.pow(beta1, k)))
+    if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
+        alpha = T(eps)
+    b1 = T(beta1)
+    b2 = T(beta2)
+    ob1 = T(1.0 - beta1)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            ui = max(b2 * u_state[i], abs(gi)) + tiny
+            m[i] = mi
+            u_state[i] = ui
+            w[i] = wi - ((mi * alpha) / ui + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            ui = max(b2 * u_state[i], abs(gi)) + tiny
+            m[i] = mi
+            u_state[i] = ui
+            w[i] = wi - ((mi * alpha) / ui + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+    """Nadam (state m, v; zeros initially).
+
+    ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``;
+    ``u = lr·((β1·m + (1−β1)·g)/(1−β1^(t+1))) / (√v + ε)`` (new m; no bias correction on v).
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, m)
+    _check_len(n, v)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    e = T(eps)
+    a = T(lr)
+    b1 = T(beta1)
+    b2 = T(beta2)
+    ob1 = T(1.0 - beta1)
+    ob2 = T(1.0 - beta2)
+    corr = T(1.0 - math.pow(beta1, float(t) + 1.0))
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            og = gi * ob1
+            mi = b1 * m[i] + og
+            vi = b2 * v[i] + gi * gi * ob2
+            m[i] = mi
+            v[i] = vi
+            w[i] = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            og = gi * ob1
+            mi = b1 * m[i] + og
+            vi = b2 * v[i] + gi * gi * ob2
+            m[i] = mi
+            v[i] = vi
+            w[i] = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+    """AMSGrad (state m, v, v̂; zeros initially).
+
+    m, v and α as Adam; ``v̂ ← max(v̂, v)``; ``u = α·m/(√v̂ + ε)``.
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, m)
+    _check_len(n, v)
+    _check_len(n, vhat)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    e = T(eps)
+    k = float(t) + 1.0
+    alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
+    if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
+        alpha = e
+    b1 = T(beta1)
+    b2 = T(beta2)
+    ob1 = T(1.0 - beta1)
+    ob2 = T(1.0 - beta2)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            vi = b2 * v[i] + gi * gi * ob2
+            hi = max(vhat[i], vi)
+            m[i] = mi
+            v[i] = vi
+            vhat[i] = hi
+            w[i] = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            mi = b1 * m[i] + gi * ob1
+            vi = b2 * v[i] + gi * gi * ob2
+            hi = max(vhat[i], vi)
+            m[i] = mi
+            v[i] = vi
+            vhat[i] = hi
+            w[i] = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum):
+    """Nesterovs (state v; zeros initially).
+
+    ``v_prev = v``; ``v ← μ·v − lr·g``; ``u = μ·v_prev − (1+μ)·v`` (computed as μ·v_prev + (−μ−1)·v, identical
+    in IEEE arithmetic).
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, v)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    a = T(lr)
+    mu = T(momentum)
+    mneg = T(-momentum - 1.0)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            p = mu * v[i]
+            vi = p - a * gi
+            v[i] = vi
+            w[i] = wi - ((p + mneg * vi) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            p = mu * v[i]
+            vi = p - a * gi
+            v[i] = vi
+            w[i] = wi - ((p + mneg * vi) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def rmsprop_step(w, g, G, scale, l1, l2, wd, lr, decay, eps):
+    """RmsProp (state G, initialised to ε by the engine).  ``G ← ρ·G + (1−ρ)·g²``; ``u = lr·g/(√G + ε)``."""
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, G)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    a = T(lr)
+    rho = T(decay)
+    orho = T(1.0 - decay)
+    e = T(eps)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            si = G[i] * rho + gi * gi * orho
+            G[i] = si
+            w[i] = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            si = G[i] * rho + gi * gi * orho
+            G[i] = si
+            w[i] = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def adagrad_step(w, g, H, scale, l1, l2, wd, lr, eps):
+    """AdaGrad (state H, initialised to ε by the engine).  ``H ← H + g²``; ``u = lr·g/(√H + ε)``."""
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, H)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    a = T(lr)
+    e = T(eps)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            hi = H[i] + gi * gi
+            H[i] = hi
+            w[i] = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            hi = H[i] + gi * gi
+            H[i] = hi
+            w[i] = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
+
+
+@njit(**_KERNEL_OPTIONS)
+def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps):
+    """AdaDelta (state msg, msdx; zeros initially; no learning rate).
+
+    ``msg ← ρ·msg + (1−ρ)·g²``; ``u = g·√(msdx + ε)/√(msg + ε)`` (old msdx); ``msdx ← ρ·msdx + (1−ρ)·u²`` (u before
+    weight decay).
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    _check_len(n, msg)
+    _check_len(n, msdx)
+    T = w.dtype.type
+    zero = T(0.0)
+    sc = T(scale)
+    c1 = T(l1)
+    c2 = T(l2)
+    cw = T(wd)
+    r = T(rho)
+    orho = T(1.0 - rho)
+    e = T(eps)
+    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
+            sg = r * msg[i] + gi * gi * orho
+            dx = msdx[i]
+            ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
+            msg[i] = sg
+            msdx[i] = r * dx + ui * ui * orho
+            w[i] = wi - (ui + cw * wi)
+    else:
+        for i in range(n):
+            wi = w[i]
+            gi = g[i] * sc + c2 * wi
+            sg = r * msg[i] + gi * gi * orho
+            dx = msdx[i]
+            ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
+            msg[i] = sg
+            msdx[i] = r * dx + ui * ui * orho
+            w[i] = wi - (ui + cw * wi)
+
+
+#: DL4J updater class name -> step kernel.
+STEP_KERNEL_BY_NAME = {
+    "Sgd": sgd_step,
+    "NoOp": noop_step,
+    "Adam": adam_step,
+    "AdaMax": adamax_step,
+    "Nadam": nadam_step,
+    "AMSGrad": amsgrad_step,
+    "Nesterovs": nesterovs_step,
+    "RmsProp": rmsprop_step,
+    "AdaGrad": adagrad_step,
+    "AdaDelta": adadelta_step,
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Minibatch division and gradient normalisation (§12)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@njit(**_KERNEL_OPTIONS)
+def scale_inplace(g, scale):
+    """``g *= scale`` in place (scale rounded to g's dtype), e.g. the minibatch division (scale = 1/N) that
+    precedes gradient normalisation; the step kernel is then called with ``scale=1.0``."""
+    T = g.dtype.type
+    s = T(scale)
+    for i in range(g.shape[0]):
+        g[i] = g[i] * s
+
+
+@njit(**_KERNEL_OPTIONS)
+def _divide_inplace(g, divisor):
+    T = g.dtype.type
+    d = T(divisor)
+    for i in range(g.shape[0]):
+        g[i] = g[i] / d
+
+
+@njit(**_KERNEL_OPTIONS)
+def _clip_inplace(g, threshold):
+    T = g.dtype.type
+    hi = T(threshold)
+    lo = -hi
+    for i in range(g.shape[0]):
+        g[i] = min(max(g[i], lo), hi)
+
+
+# Reassociation only (lets the float64 accumulation vectorise); no 'nnan'/'ninf', so NaN and inf propagate.
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def _sum_squares(g):
+    s = 0.0
+    for i in range(g.shape[0]):
+        x = np.float64(g[i])
+        s += x * x
+    return s
+
+
+def normalize_gradients(mode_code: int, threshold: float, slices) -> None:
+    """Gradient normalisation of ONE layer, in place, on the list of its 1-D gradient slices (spec §12).
+
+    ``mode_code``: a ``GRADNORM_*`` constant (``GRADNORM_CODE_BY_NAME[name]`` for DL4J's enum names); ``threshold``:
+    the layer's ``gradientNormalizationThreshold`` (used by the Clip* modes).  Norms are accumulated in float64; the
+    final scalar is rounded to the gradient dtype before the elementwise operation, as ND4J's scalar ops do:
+
+    * ``RenormalizeL2PerLayer``: g ← g / ‖g_layer‖₂ (norm 0 → 1e-5);
+    * ``RenormalizeL2PerParamType``: each slice g_p ← g_p / ‖g_p‖₂ (norm 0 → 1e-5);
+    * ``ClipElementWiseAbsoluteValue``: each element clipped to [−threshold, threshold];
+    * ``ClipL2PerLayer``: if ‖g_layer‖₂ > threshold: g ← g · (threshold/‖g_layer‖₂);
+    * ``ClipL2PerParamType``: per slice, if ‖g_p‖₂ > threshold: g_p ← g_p / (‖g_p‖₂/threshold).
+
+    The engine divides by the minibatch size first (:func:`scale_inplace`), normalises, then runs the step kernels
+    with ``scale=1.0``.  No array is allocated.
+    """
+    if mode_code == GRADNORM_NONE:
+        return
+    if mode_code == GRADNORM_RENORMALIZE_L2_PER_LAYER:
+        total = 0.0
+        for s in slices:
+            total += _sum_squares(s)
+        norm = math.sqrt(total)
+        if norm == 0.0:
+            norm = _ZERO_NORM_REPLACEMENT
+        for s in slices:
+            _divide_inplace(s, norm)
+    elif mode_code == GRADNORM_RENORMALIZE_L2_PER_PARAM_TYPE:
+        for s in slices:
+            norm = math.sqrt(_sum_squares(s))
+            if norm == 0.0:
+                norm = _ZERO_NORM_REPLACEMENT
+            _divide_inplace(s, norm)
+    elif mode_code == GRADNORM_CLIP_ELEMENTWISE_ABSOLUTE_VALUE:
+        for s in slices:
+            _clip_inplace(s, threshold)
+    elif mode_code == GRADNORM_CLIP_L2_PER_LAYER:
+        total = 0.0
+        for s in slices:
+            total += _sum_squares(s)
+        norm = math.sqrt(total)
+        if norm > threshold:
+            factor = threshold / norm
+            for s in slices:
+                scale_inplace(s, factor)
+    elif mode_code == GRADNORM_CLIP_L2_PER_PARAM_TYPE:
+        for s in slices:
+            norm = math.sqrt(_sum_squares(s))
+            if norm > threshold:
+                _divide_inplace(s, norm / threshold)
+    else:
+        raise ValueError(f"unknown gradient normalisation mode code {mode_code!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Warm-up
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def warmup(dtypes=(np.float32, np.float64)) -> float:
+    """Compile (or load from numba's on-disk cache) every kernel of this module for ``dtypes``, using the calling
+    convention the engine uses (arrays of one dtype, Python float scalars, Python int ``t``).  Returns seconds."""
+    start = time.perf_counter()
+    for dt in dtypes:
+        a = [np.zeros(2, dtype=dt) for _ in range(5)]
+        w, g, s1, s2, s3 = a
+        sgd_step(w, g, 1.0, 0.0, 0.0, 0.0, 0.1)
+        noop_step(w, g, 1.0, 0.0, 0.0, 0.0)
+        adam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
+        adamax_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
+        nadam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
+        amsgrad_step(w, g, s1, s2, s3, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
+        nesterovs_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.9)
+        s1[:] = 1e-8
+        rmsprop_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.95, 1e-8)
+        adagrad_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 1e-6)
+        s1[:] = 0.0
+        adadelta_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 0.95, 1e-6)
+        scale_inplace(g, 1.0)
+        _divide_inplace(g, 1.0)
+        _clip_inplace(g, 1.0)
+        _sum_squares(g)
+    return time.perf_counter() - start

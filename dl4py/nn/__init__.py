@@ -1,0 +1,1 @@
+"""Neural-network configuration (:mod:`.conf`), weight initialisation (:mod:`.weights`) and the engine."""

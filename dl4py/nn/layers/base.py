@@ -1,0 +1,200 @@
+"""Engine layers: the NumPy/numba counterparts of layer configurations.
+
+An engine layer owns views into the network's flat parameter and gradient vectors (DL4J's layout: each weight
+matrix column-major, so ``W`` [nIn, nOut] is the transpose of a C-contiguous [nOut, nIn] block) and implements
+its forward and backward passes by hand. Scratch buffers are allocated once per minibatch size and reused, so a
+training step allocates nothing after the first minibatch.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from ..._naming import snake_aliases
+from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
+from ...kernels import updaters as KU
+from ..conf.layers import BaseLayer, Layer
+from .activation_spec import ActivationSpec, activation_spec
+
+if TYPE_CHECKING:
+    from ..multilayer import MultiLayerNetwork
+
+
+class Workspace:
+    """Scratch arrays for one minibatch size, created on first use by name and shape."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+        arr = self._arrays.get(name)
+        dt = np.dtype(dtype or self.dtype)
+        if arr is None or arr.shape != shape or arr.dtype != dt:
+            arr = np.empty(shape, dtype=dt)
+            self._arrays[name] = arr
+        return arr
+
+
+class EngineLayer:
+    """Base of engine layers. Subclasses implement ``forward`` and ``backward`` (and, for pretrainable layers,
+    ``pretrain_gradient_and_score``)."""
+
+    def __init__(self, conf: Layer, index: int, dtype: np.dtype) -> None:
+        self.conf = conf
+        self.index = index
+        self.dtype = np.dtype(dtype)
+        self.shapes: dict[str, tuple[int, int]] = dict(conf.paramShapes())
+        self.keys: list[str] = list(self.shapes)
+        self.param_sizes = {k: r * c for k, (r, c) in self.shapes.items()}
+        self.num_params = sum(self.param_sizes.values())
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.param_flat: np.ndarray = np.zeros(0, dtype=self.dtype)
+        self.grad_flat: np.ndarray = np.zeros(0, dtype=self.dtype)
+        self.network: "MultiLayerNetwork | None" = None
+        self._workspaces: dict[int, Workspace] = {}
+        self.gradnorm_code = KU.GRADNORM_NONE
+        if isinstance(conf, BaseLayer) and conf.gradient_normalization is not None:
+            self.gradnorm_code = KU.GRADNORM_CODE_BY_NAME[conf.gradient_normalization.value]
+        self.act: ActivationSpec | None = (
+            activation_spec(conf.activation, self.describe()) if getattr(conf, "activation", None) is not None else None
+        )
+
+    # -- identity ------------------------------------------------------------------------------------------------
+    def describe(self) -> str:
+        return self.conf.describe(self.index)
+
+    def type(self) -> str:
+        return "FEED_FORWARD"
+
+    def isPretrainLayer(self) -> bool:
+        return self.conf.isPretrainLayer()
+
+    # -- parameters ----------------------------------------------------------------------------------------------
+    def bind(self, param_flat: np.ndarray, grad_flat: np.ndarray) -> None:
+        """Attach views into the network's flat vectors (1-D slices of length ``num_params``)."""
+        self.param_flat = param_flat
+        self.grad_flat = grad_flat
+        offset = 0
+        for key in self.keys:
+            rows, cols = self.shapes[key]
+            n = rows * cols
+            # column-major [rows, cols] == transpose of a C-contiguous [cols, rows] block
+            self.params[key] = param_flat[offset : offset + n].reshape(cols, rows).T
+            self.grads[key] = grad_flat[offset : offset + n].reshape(cols, rows).T
+            offset += n
+
+    def param_slice(self, key: str, flat: np.ndarray | None = None) -> np.ndarray:
+        """1-D slice of parameter ``key`` in ``flat`` (default: the parameter vector)."""
+        flat = self.param_flat if flat is None else flat
+        offset = 0
+        for k in self.keys:
+            if k == key:
+                return flat[offset : offset + self.param_sizes[k]]
+            offset += self.param_sizes[k]
+        raise KeyError(key)
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        """Initialise parameters with the configured weight init (biases with biasInit)."""
+        from ..params.weight_init import init_bias, init_weights
+
+        conf = self.conf
+        weights = set(conf.weightKeys()) if isinstance(conf, BaseLayer) else set()
+        for key in self.keys:
+            view = self.params[key]
+            if key in weights and key != "g":
+                init_weights(conf.weight_init, view.shape[0], view.shape[1], view, rng)
+            elif key == "g":
+                init_bias(conf.gain_init, view)
+            else:
+                init_bias(self.bias_init_value(key), view)
+
+    def bias_init_value(self, key: str) -> float:
+        return float(getattr(self.conf, "bias_init", 0.0))
+
+    def ws(self, n: int) -> Workspace:
+        w = self._workspaces.get(n)
+        if w is None:
+            if len(self._workspaces) >= 4:  # keep a few batch sizes (typical: full batches + the last one)
+                self._workspaces.pop(next(iter(self._workspaces)))
+            w = Workspace(self.dtype)
+            self._workspaces[n] = w
+        return w
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self.network is None:
+            raise DL4JInvalidConfigException(f"{self.describe()}: layer is not part of an initialised network")
+        return self.network.rng
+
+    def paramTable(self) -> dict[str, np.ndarray]:
+        return dict(self.params)
+
+    def numParams(self) -> int:
+        return self.num_params
+
+    def params_vector(self) -> np.ndarray:
+        return self.param_flat
+
+    # -- passes (subclasses) -------------------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """Activations for ``x``; keeps what ``backward`` needs. Returns a workspace buffer (do not keep it)."""
+        raise NotImplementedError
+
+    def backward(self, eps: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+        """Given ∂L/∂output (summed over the batch), write ∂L/∂params into ``grads`` and return ∂L/∂input."""
+        raise NotImplementedError
+
+    def check_input(self, x: np.ndarray, expected_cols: int) -> None:
+        if x.ndim != 2 or x.shape[1] != expected_cols:
+            raise DL4JInvalidInputException(
+                f"{self.describe()}: input has shape {tuple(x.shape)}, expected [N, {expected_cols}] "
+                f"(layer nIn = {expected_cols})"
+            )
+
+    def regularization_score(self, backprop_only: bool, iteration: int, epoch: int) -> float:
+        from ..updater import regularization_score
+
+        conf = self.conf
+        if not isinstance(conf, BaseLayer):
+            return 0.0
+        total = 0.0
+        weights = set(conf.weightKeys())
+        biases = set(conf.biasKeys())
+        for key in self.keys:
+            if backprop_only and conf.isPretrainParam(key):
+                continue
+            regs = conf.regularization if key in weights else conf.regularization_bias if key in biases else []
+            if regs:
+                total += regularization_score(regs, self.param_slice(key), iteration, epoch)
+        return total
+
+
+_ENGINE_BY_CONFIG: dict[type, Callable[..., EngineLayer]] = {}
+
+
+def register_engine_layer(config_class: type) -> Callable[[type], type]:
+    """Class decorator: ``config_class`` (and its subclasses) are run by the decorated engine class."""
+
+    def decorate(engine_class: type) -> type:
+        _ENGINE_BY_CONFIG[config_class] = engine_class
+        snake_aliases(engine_class)
+        return engine_class
+
+    return decorate
+
+
+def create_engine_layer(conf: Layer, index: int, dtype: np.dtype) -> EngineLayer:
+    """The engine layer for a configuration (the one ``instantiate`` hook of the design)."""
+    for cls in type(conf).__mro__:
+        engine = _ENGINE_BY_CONFIG.get(cls)
+        if engine is not None:
+            return engine(conf, index, dtype)
+    raise DL4JInvalidConfigException(
+        f"{conf.describe(index)}: dl4py has no engine for layer type {type(conf).__name__}"
+    )
+
+
+snake_aliases(EngineLayer)

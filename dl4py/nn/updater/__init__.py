@@ -1,0 +1,219 @@
+"""The updater: DL4J's block layout of the flat updater state and its update pipeline.
+
+Parameters are walked in layout order; consecutive parameters whose updater configurations are equal share a
+block, except that a block never mixes pretrain-only parameters with others, nor pretrain parameters of two
+layers. Each block's state is one contiguous slice of the state vector; inside it each state variable (Adam: m,
+then v) covers all parameters of the block — so DL4J's ``updaterState.bin`` maps onto it without reshuffling.
+
+One update (DL4J's ``BaseMultiLayerUpdater.update``), per layer: divide by the minibatch size, gradient
+normalisation; then per parameter one fused kernel: L1/L2 added to the gradient, the updater rule, WeightDecay,
+``w -= update``. Blocks of pretrain-only parameters are skipped in supervised training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from ...kernels import updaters as K
+from ...learning.config import IUpdater
+from ...learning.regularization import L1Regularization, L2Regularization, Regularization, WeightDecay
+
+if TYPE_CHECKING:
+    from ..layers.base import EngineLayer
+
+
+@dataclass
+class ParamEntry:
+    """One parameter as the updater sees it."""
+
+    layer: "EngineLayer"
+    key: str
+    offset: int  # in the flat parameter/gradient vector the updater works on
+    length: int
+    updater: IUpdater
+    pretrain: bool
+    regularization: list[Regularization]
+    block_offset: int = 0  # position inside its block
+
+
+@dataclass
+class UpdaterBlock:
+    entries: list[ParamEntry]
+    updater: IUpdater
+    pretrain: bool
+    state_offset: int = 0
+    length: int = 0
+    kernel: Any = None
+    n_state: int = 0
+
+    @property
+    def state_length(self) -> int:
+        return self.n_state * self.length
+
+
+def _same_block(prev: ParamEntry, cur: ParamEntry) -> bool:
+    if prev.updater != cur.updater or prev.pretrain != cur.pretrain:
+        return False
+    if cur.pretrain and prev.layer is not cur.layer:
+        return False
+    return True
+
+
+def param_entries(layers: Sequence["EngineLayer"], base_offset: int = 0) -> list[ParamEntry]:
+    """The updater's view of the parameters of ``layers`` (in layout order, offsets relative to the first)."""
+    entries: list[ParamEntry] = []
+    offset = 0
+    for layer in layers:
+        conf = layer.conf
+        weight_keys = set(conf.weightKeys()) if hasattr(conf, "weightKeys") else set()
+        bias_keys = set(conf.biasKeys()) if hasattr(conf, "biasKeys") else set()
+        for key in layer.keys:
+            n = layer.param_sizes[key]
+            updater = conf.updater
+            regs: list[Regularization] = []
+            if key in bias_keys:
+                if conf.bias_updater is not None:
+                    updater = conf.bias_updater
+                regs = list(conf.regularization_bias)
+            elif key in weight_keys:
+                regs = list(conf.regularization)
+            entries.append(
+                ParamEntry(layer, key, base_offset + offset, n, updater, conf.isPretrainParam(key), regs)
+            )
+            offset += n
+    return entries
+
+
+class BlockUpdater:
+    """Updater state and update rule for a set of parameters (a whole network, or one layer for pretraining)."""
+
+    def __init__(self, entries: list[ParamEntry], dtype: np.dtype) -> None:
+        self.entries = entries
+        self.blocks: list[UpdaterBlock] = []
+        for e in entries:
+            if self.blocks and _same_block(self.blocks[-1].entries[-1], e):
+                self.blocks[-1].entries.append(e)
+            else:
+                self.blocks.append(UpdaterBlock([e], e.updater, e.pretrain))
+        state_offset = 0
+        for b in self.blocks:
+            name = type(b.updater).__name__
+            if name not in K.STEP_KERNEL_BY_NAME:
+                raise ValueError(f"no update rule for updater class {name}")
+            b.kernel = K.STEP_KERNEL_BY_NAME[name]
+            b.n_state = K.STATE_SIZE_MULTIPLIER[name]
+            pos = 0
+            for e in b.entries:
+                e.block_offset = pos
+                pos += e.length
+            b.length = pos
+            b.state_offset = state_offset
+            state_offset += b.state_length
+        self.state = np.zeros(state_offset, dtype=dtype)
+        self.reset_state()
+        self._layers = []
+        for e in entries:
+            if not any(e.layer is l for l in self._layers):
+                self._layers.append(e.layer)
+
+    def reset_state(self) -> None:
+        for b in self.blocks:
+            name = type(b.updater).__name__
+            init = K.state_initial_value(name, getattr(b.updater, "epsilon", None))
+            self.state[b.state_offset : b.state_offset + b.state_length] = init
+
+    @property
+    def state_size(self) -> int:
+        return self.state.shape[0]
+
+    def set_state(self, values: np.ndarray) -> None:
+        flat = np.asarray(values).reshape(-1)
+        if flat.shape[0] != self.state.shape[0]:
+            raise ValueError(f"updater state has {self.state.shape[0]} values, got {flat.shape[0]}")
+        self.state[:] = flat
+
+    def _state_views(self, b: UpdaterBlock, e: ParamEntry) -> list[np.ndarray]:
+        views = []
+        for v in range(b.n_state):
+            start = b.state_offset + v * b.length + e.block_offset
+            views.append(self.state[start : start + e.length])
+        return views
+
+    def update(
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        iteration: int,
+        epoch: int,
+        batch_size: int,
+        divide_by_minibatch: bool = True,
+        skip_pretrain: bool = True,
+    ) -> None:
+        """One update of ``params`` (flat, same layout as the entries' offsets) from the raw summed ``grads``."""
+        scale = 1.0 / batch_size if divide_by_minibatch and batch_size > 0 else 1.0
+        normalised = set()
+        for layer in self._layers:
+            mode = layer.gradnorm_code
+            if mode != K.GRADNORM_NONE:
+                slices = [grads[e.offset : e.offset + e.length] for e in self.entries if e.layer is layer and not (skip_pretrain and e.pretrain)]
+                for s in slices:
+                    K.scale_inplace(s, scale)
+                K.normalize_gradients(mode, layer.conf.gradient_normalization_threshold, slices)
+                normalised.add(id(layer))
+        for b in self.blocks:
+            if skip_pretrain and b.pretrain:
+                continue
+            hyper, lr = _hyper_parameters(b.updater, iteration, epoch)
+            for e in b.entries:
+                l1 = l2 = wd = 0.0
+                for r in e.regularization:
+                    c = r.coefficient(iteration, epoch)
+                    if isinstance(r, L1Regularization):
+                        l1 += c
+                    elif isinstance(r, L2Regularization):
+                        l2 += c
+                    elif isinstance(r, WeightDecay):
+                        wd += c * (lr if r.apply_lr else 1.0)
+                s = 1.0 if id(e.layer) in normalised else scale
+                w = params[e.offset : e.offset + e.length]
+                g = grads[e.offset : e.offset + e.length]
+                b.kernel(w, g, *self._state_views(b, e), s, l1, l2, wd, *hyper)
+
+
+def _hyper_parameters(u: IUpdater, iteration: int, epoch: int) -> tuple[tuple[Any, ...], float]:
+    """Kernel hyper-parameter tuple for updater ``u`` at this iteration, and its learning rate (1.0 if none)."""
+    name = type(u).__name__
+    lr = u.getLearningRate(iteration, epoch) if u.has_learning_rate else 1.0
+    if name == "Sgd":
+        return (lr,), lr
+    if name == "NoOp":
+        return (), 1.0
+    if name in ("Adam", "AdaMax", "Nadam", "AMSGrad"):
+        return (lr, u.beta1, u.beta2, u.epsilon, int(iteration)), lr
+    if name == "Nesterovs":
+        return (lr, u.getMomentum(iteration, epoch)), lr
+    if name == "RmsProp":
+        return (lr, u.rms_decay, u.epsilon), lr
+    if name == "AdaGrad":
+        return (lr, u.epsilon), lr
+    if name == "AdaDelta":
+        return (u.rho, u.epsilon), 1.0
+    raise ValueError(f"no update rule for updater class {name}")
+
+
+def regularization_score(regs: list[Regularization], w: np.ndarray, iteration: int, epoch: int) -> float:
+    """DL4J's regularisation score of one parameter: L1 λΣ|w|; L2 and WeightDecay ½λΣw² (not divided by N)."""
+    from ...kernels.reductions import sum_abs, sum_squares
+
+    total = 0.0
+    for r in regs:
+        c = r.coefficient(iteration, epoch)
+        if c == 0.0:
+            continue
+        if isinstance(r, L1Regularization):
+            total += c * sum_abs(w)
+        else:
+            total += 0.5 * c * sum_squares(w)
+    return total

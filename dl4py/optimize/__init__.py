@@ -1,0 +1,1 @@
+"""Training support (DL4J: ``org.deeplearning4j.optimize``): listeners."""
