@@ -78,23 +78,15 @@ def params(code: int, *values: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# compilation options. No nnan/ninf anywhere (NaN/inf keep IEEE semantics, the RELU NaN check works); reassoc
-# only where a reduction must vectorise; the polynomial helpers get no reassoc (it would undo Cody-Waite).
+# compilation options. No nnan/ninf anywhere (NaN and inf keep their IEEE semantics, the RELU NaN check works);
+# reassoc (needed for vectorised reductions) in the kernels; the polynomial primitives are compiled separately
+# without reassoc, which would undo the Cody-Waite range reduction, and keep their flags when LLVM inlines them.
 # --------------------------------------------------------------------------------------------------------------
-_EW_FLAGS = {"nsz", "contract"}
-_RED_FLAGS = {"nsz", "contract", "reassoc", "arcp"}
-_EW_OPTS = dict(error_model="numpy", fastmath=_EW_FLAGS)
-_helper = nb.njit(inline="always", **_EW_OPTS)  # scalar formula, compiled per dtype, inlined by LLVM
-_inline = nb.njit(inline="always", error_model="numpy", fastmath=_RED_FLAGS)
-_row = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=_RED_FLAGS)  # row kernels (lazy, one per dtype)
-
-_FLOATS = (nb.float32, nb.float64)
-_P = nb.float64[::1]
-
-
-def _kernel(make_sig):
-    """Public kernel: explicit float32 and float64 signatures, cached."""
-    return nb.njit([make_sig(t) for t in _FLOATS], cache=True, nogil=True, error_model="numpy", fastmath=_RED_FLAGS)
+_EW_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"})
+_FASTMATH = {"nsz", "contract", "reassoc", "arcp"}
+_jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)  # lazily compiled, one per dtype
+_inline = nb.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)  # inlined at numba-IR level
+_helper = _inline  # scalar formulas: inlined into the calling loop (and compiled with its flags)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -178,7 +170,7 @@ def _log1pexp_neg_abs_f32(x):
 def _log_f32(x):
     sub = x < _FLT_MIN
     xs = x * _F(8388608.0) if sub else x  # subnormals: scale by 2^23 first
-    bits = xs.view(np.int32)
+    bits = np.float32(xs).view(np.int32)
     k = np.float32((bits >> 23) - 127) - (_F(23.0) if sub else _F(0.0))
     m = np.int32((bits & 0x007FFFFF) | 0x3F800000).view(np.float32)  # mantissa in [1, 2)
     big = m > _SQRT2
@@ -368,11 +360,45 @@ def _mish_parts(x):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# row kernels: one branch per activation, outside the element loop
+# block kernels: one branch per activation, outside the element loops. The public kernels hand them blocks of
+# whole rows (flattened, C-contiguous): the whole array when the output is a distinct array, L1-sized blocks
+# through a scratch buffer when it is in place (LLVM's runtime overlap check would otherwise send an in-place
+# loop down the scalar path).
 # --------------------------------------------------------------------------------------------------------------
-@_row
-def _fwd_row(code, q0, q1, q2, z, o):
-    """o = f(z) for one row (o must not overlap z)."""
+_BLOCK = 4096  # elements per block (16 KB of float32)
+
+
+@_inline
+def _softmax_row(z, o):
+    n = z.shape[0]
+    if n == 0:
+        return
+    m = z[0]
+    for j in range(n):
+        m = max(m, z[j])
+    s = 0.0
+    for j in range(n):
+        v = _exp(z[j] - m)
+        o[j] = v
+        s += v
+    inv = z.dtype.type(1.0 / s)
+    for j in range(n):
+        o[j] = o[j] * inv
+
+
+@_inline
+def _softmax_jvp_row(o, e, d):
+    s = 0.0
+    for j in range(o.shape[0]):
+        s += e[j] * o[j]
+    dot = o.dtype.type(s)
+    for j in range(o.shape[0]):
+        d[j] = o[j] * (e[j] - dot)
+
+
+@_jit
+def _fwd_block(code, q0, q1, q2, width, z, o):
+    """o = f(z) on a block of whole rows flattened to 1-D (row length ``width``, used by SOFTMAX); o ∩ z = ∅."""
     n = z.shape[0]
     T = z.dtype.type
     if code == IDENTITY:
@@ -397,19 +423,8 @@ def _fwd_row(code, q0, q1, q2, z, o):
         for j in range(n):
             o[j] = _selu(z[j])
     elif code == SOFTMAX:
-        if n == 0:
-            return
-        m = z[0]
-        for j in range(n):
-            m = max(m, z[j])
-        s = 0.0
-        for j in range(n):
-            e = _exp(z[j] - m)
-            o[j] = e
-            s += e
-        inv = T(1.0 / s)
-        for j in range(n):
-            o[j] = o[j] * inv
+        for r in range(0, n, width):
+            _softmax_row(z[r:r + width], o[r:r + width])
     elif code == SOFTPLUS:
         for j in range(n):
             o[j] = _softplus(z[j])
@@ -456,9 +471,12 @@ def _fwd_row(code, q0, q1, q2, z, o):
         raise ValueError("unknown activation code")
 
 
-@_row
-def _bwd_row(code, q0, q1, q2, z, o, e, d):
-    """d = f'(z) ⊙ e for one row (SOFTMAX: Jacobian-vector product); d must not overlap z, o or e."""
+@_jit
+def _bwd_block(code, q0, q1, q2, width, z, o, e, d):
+    """d = f'(z) ⊙ e on a block of whole rows flattened to 1-D (SOFTMAX: per-row Jacobian-vector product).
+
+    d must not overlap z, o or e.
+    """
     n = z.shape[0]
     T = z.dtype.type
     if code == IDENTITY:
@@ -483,12 +501,8 @@ def _bwd_row(code, q0, q1, q2, z, o, e, d):
         for j in range(n):
             d[j] = e[j] * _dselu(z[j])
     elif code == SOFTMAX:
-        s = 0.0
-        for j in range(n):
-            s += e[j] * o[j]
-        dot = T(s)
-        for j in range(n):
-            d[j] = o[j] * (e[j] - dot)
+        for r in range(0, n, width):
+            _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
     elif code == SOFTPLUS:
         for j in range(n):
             d[j] = e[j] * _sigmoid(z[j])
@@ -548,34 +562,26 @@ def _copy(src, dst):
 
 
 @_inline
-def _fwd(code, q0, q1, q2, z, o, tmp):
-    """o = f(z) for one row, o either z itself (computed into the row scratch tmp, then copied) or disjoint.
-
-    The copy keeps the element loops free of aliasing: LLVM's runtime overlap check would otherwise send the
-    in-place case down the scalar path.
-    """
-    if _same(z, o):
-        _fwd_row(code, q0, q1, q2, z, tmp)
-        _copy(tmp, o)
-    else:
-        _fwd_row(code, q0, q1, q2, z, o)
+def _empty_row(z):
+    return z.reshape(z.size)[:0]
 
 
 @_inline
-def _bwd(code, q0, q1, q2, z, o, e, d, tmp):
-    """d = f'(z) ⊙ e for one row, d either e itself (via the row scratch tmp) or disjoint."""
-    if _same(e, d):
-        _bwd_row(code, q0, q1, q2, z, o, e, tmp)
-        _copy(tmp, d)
-    else:
-        _bwd_row(code, q0, q1, q2, z, o, e, d)
+def _rows_per_block(width):
+    return max(1, _BLOCK // max(width, 1))
 
 
-@_row
-def _act_params(code, p, z):
-    """p -> three scalars of z's dtype, with DL4J's conventions resolved (RELU max NaN -> +inf, RRELU mean)."""
+@_inline
+def _check_same_shape(a, b):
+    if a.shape[0] != b.shape[0] or a.shape[1] != b.shape[1]:
+        raise ValueError("arrays must have the same shape")
+
+
+@_jit
+def act_params(code, p, z):
+    """p -> three scalars of z's dtype with DL4J's conventions resolved (RELU: NaN max -> +inf; RRELU: (l+u)/2)."""
     if p.shape[0] < 4:
-        raise ValueError("activation parameters p must have length 4")
+        raise ValueError("activation parameters p must be a float64 array of length 4")
     T = z.dtype.type
     p0, p1, p2 = p[0], p[1], p[2]
     if code == RELU and p0 != p0:
@@ -585,134 +591,168 @@ def _act_params(code, p, z):
     return T(p0), T(p1), T(p2)
 
 
-@_inline
-def _check_same_shape(a, b):
-    if a.shape[0] != b.shape[0] or a.shape[1] != b.shape[1]:
-        raise ValueError("arrays must have the same shape")
+@_jit
+def forward_rows(code, q0, q1, q2, z, b, out):
+    """[z += b per row, if b has length > 0,] out = f(z); ``out`` either ``z`` itself or disjoint.
+
+    Engine-internal entry (parameters already resolved by ``act_params``), shared with the loss kernels.
+    """
+    n, width = z.shape
+    zf, of = z.reshape(n * width), out.reshape(n * width)
+    with_bias = b.shape[0] > 0
+    inplace = _same(z, out)
+    if not inplace and not with_bias:
+        _fwd_block(code, q0, q1, q2, width, zf, of)
+        return
+    rb = _rows_per_block(width)
+    tmp = np.empty(rb * width if inplace else 0, z.dtype)
+    for i0 in range(0, n, rb):
+        k0, k1 = i0 * width, min(n, i0 + rb) * width
+        zblk = zf[k0:k1]
+        if with_bias:
+            for r in range(0, k1 - k0, width):
+                row = zblk[r:r + width]
+                for j in range(width):
+                    row[j] += b[j]
+        if inplace:
+            t = tmp[:k1 - k0]
+            _fwd_block(code, q0, q1, q2, width, zblk, t)
+            _copy(t, of[k0:k1])
+        else:
+            _fwd_block(code, q0, q1, q2, width, zblk, of[k0:k1])
+
+
+@_jit
+def backward_rows(code, q0, q1, q2, z, out, eps, delta, db):
+    """delta = f'(z) ⊙ eps, ``delta`` either ``eps`` or disjoint; db = Σ_rows delta when db has length > 0.
+
+    Engine-internal entry (parameters already resolved by ``act_params``), shared with the loss kernels.
+    """
+    n, width = z.shape
+    zf, of, ef, df = z.reshape(n * width), out.reshape(n * width), eps.reshape(n * width), delta.reshape(n * width)
+    with_bias = db.shape[0] > 0
+    inplace = _same(eps, delta)
+    if not inplace and not with_bias:
+        _bwd_block(code, q0, q1, q2, width, zf, of, ef, df)
+        return
+    rb = _rows_per_block(width)
+    tmp = np.empty(rb * width if inplace else 0, z.dtype)
+    acc = np.zeros(width if with_bias else 0, np.float64)
+    for i0 in range(0, n, rb):
+        k0, k1 = i0 * width, min(n, i0 + rb) * width
+        dblk = df[k0:k1]
+        if inplace:
+            t = tmp[:k1 - k0]
+            _bwd_block(code, q0, q1, q2, width, zf[k0:k1], of[k0:k1], ef[k0:k1], t)
+            _copy(t, dblk)
+        else:
+            _bwd_block(code, q0, q1, q2, width, zf[k0:k1], of[k0:k1], ef[k0:k1], dblk)
+        if with_bias:
+            for r in range(0, k1 - k0, width):
+                row = dblk[r:r + width]
+                for j in range(width):
+                    acc[j] += row[j]
+    for j in range(acc.shape[0]):
+        db[j] = acc[j]
 
 
 # --------------------------------------------------------------------------------------------------------------
-# public kernels
+# public kernels (lazily compiled, one signature per dtype, cached on disk)
 # --------------------------------------------------------------------------------------------------------------
-@_kernel(lambda t: nb.void(nb.int64, _P, t[:, ::1], t[:, ::1]))
+@_jit
 def act_forward(code, p, z, out):
     """out = f(z) element-wise (SOFTMAX: row-wise, max-shifted). ``out`` may be ``z``.
 
-    Signature: ``act_forward(code: int, p: float64[4], z: T[N, D], out: T[N, D]) -> None``, T = float32 | float64.
+    ``act_forward(code: int, p: float64[4], z: T[N, D], out: T[N, D]) -> None`` with T float32 or float64.
     """
     _check_same_shape(z, out)
-    q0, q1, q2 = _act_params(code, p, z)
-    tmp = np.empty(z.shape[1], z.dtype)
-    for i in range(z.shape[0]):
-        _fwd(code, q0, q1, q2, z[i], out[i], tmp)
+    q0, q1, q2 = act_params(code, p, z)
+    forward_rows(code, q0, q1, q2, z, _empty_row(z), out)
 
 
-@_kernel(lambda t: nb.void(nb.int64, _P, t[:, ::1], t[::1], t[:, ::1]))
+@_jit
 def bias_act_forward(code, p, z, b, out):
-    """z += b (row broadcast; z keeps the pre-activation), then out = f(z), fused row by row. ``out`` may be ``z``.
+    """z += b (b broadcast over rows; z keeps the pre-activation), then out = f(z), fused per L1-sized block.
 
-    Signature: ``bias_act_forward(code: int, p: float64[4], z: T[N, D], b: T[D], out: T[N, D]) -> None``.
+    ``bias_act_forward(code: int, p: float64[4], z: T[N, D], b: T[D], out: T[N, D]) -> None``; ``out`` may be ``z``.
     """
     _check_same_shape(z, out)
-    if b.shape[0] != z.shape[1]:
+    width = z.shape[1]
+    if b.shape[0] != width:
         raise ValueError("bias length must equal the number of columns")
-    q0, q1, q2 = _act_params(code, p, z)
-    tmp = np.empty(z.shape[1], z.dtype)
-    for i in range(z.shape[0]):
-        zr = z[i]
-        for j in range(zr.shape[0]):
-            zr[j] += b[j]
-        _fwd(code, q0, q1, q2, zr, out[i], tmp)
+    q0, q1, q2 = act_params(code, p, z)
+    if width > 0:
+        forward_rows(code, q0, q1, q2, z, b, out)
 
 
-@_kernel(lambda t: nb.void(nb.int64, _P, t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
+@_jit
 def act_backward(code, p, z, out, eps, delta):
-    """delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)); ``out`` = f(z) from the forward pass.
+    """delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)), ``out`` = f(z) from the forward pass.
 
-    ``delta`` may be ``eps``. Signature: ``act_backward(code: int, p: float64[4], z, out, eps, delta) -> None``,
-    all four arrays T[N, D].
+    ``act_backward(code: int, p: float64[4], z, out, eps, delta: T[N, D]) -> None``; ``delta`` may be ``eps``.
     """
     _check_same_shape(z, out)
     _check_same_shape(z, eps)
     _check_same_shape(z, delta)
-    q0, q1, q2 = _act_params(code, p, z)
-    tmp = np.empty(z.shape[1], z.dtype)
-    for i in range(z.shape[0]):
-        _bwd(code, q0, q1, q2, z[i], out[i], eps[i], delta[i], tmp)
+    q0, q1, q2 = act_params(code, p, z)
+    backward_rows(code, q0, q1, q2, z, out, eps, delta, _empty_row(z))
 
 
-@_kernel(lambda t: nb.void(nb.int64, _P, t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[::1]))
+@_jit
 def act_backward_bias(code, p, z, out, eps, delta, db):
-    """``act_backward`` plus db[j] = Σ_rows delta[:, j] (overwritten; accumulated in float64).
+    """``act_backward`` plus db[j] = Σ_rows delta[:, j] (db overwritten; accumulated in float64).
 
-    Signature: ``act_backward_bias(code: int, p: float64[4], z, out, eps, delta: T[N, D], db: T[D]) -> None``.
+    ``act_backward_bias(code: int, p: float64[4], z, out, eps, delta: T[N, D], db: T[D]) -> None``.
     """
     _check_same_shape(z, out)
     _check_same_shape(z, eps)
     _check_same_shape(z, delta)
     if db.shape[0] != z.shape[1]:
         raise ValueError("db length must equal the number of columns")
-    q0, q1, q2 = _act_params(code, p, z)
-    tmp = np.empty(z.shape[1], z.dtype)
-    acc = np.zeros(z.shape[1], np.float64)
-    for i in range(z.shape[0]):
-        dr = delta[i]
-        _bwd(code, q0, q1, q2, z[i], out[i], eps[i], dr, tmp)
-        for j in range(dr.shape[0]):
-            acc[j] += dr[j]
-    for j in range(db.shape[0]):
-        db[j] = acc[j]
+    q0, q1, q2 = act_params(code, p, z)
+    if db.shape[0] == 0:
+        return
+    backward_rows(code, q0, q1, q2, z, out, eps, delta, db)
 
 
-@_inline
-def _rrelu_fwd(z, a, o):
-    T = z.dtype.type
-    for j in range(z.shape[0]):
-        x = z[j]
-        o[j] = x if x >= T(0.0) else a[j] * x
-
-
-@_inline
-def _rrelu_bwd(z, a, e, d):
-    T = z.dtype.type
-    for j in range(z.shape[0]):
-        d[j] = e[j] if z[j] > T(0.0) else a[j] * e[j]
-
-
-@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1], t[:, ::1]))
+@_jit
 def rrelu_forward_train(z, alpha, out):
-    """RReLU in training: out = z where z ≥ 0, alpha·z elsewhere; alpha holds slopes drawn by the caller from U(l, u).
+    """RReLU in training: out = z where z ≥ 0, alpha·z elsewhere; alpha holds slopes the caller drew from U(l, u).
 
-    ``out`` may be ``z``. Signature: ``rrelu_forward_train(z: T[N, D], alpha: T[N, D], out: T[N, D]) -> None``.
+    ``rrelu_forward_train(z, alpha, out: T[N, D]) -> None``; ``out`` may be ``z`` (element-wise, same index).
     """
     _check_same_shape(z, alpha)
     _check_same_shape(z, out)
+    T = z.dtype.type
     for i in range(z.shape[0]):
-        if _same(z[i], out[i]):
-            _rrelu_fwd(z[i], alpha[i], z[i])
-        else:
-            _rrelu_fwd(z[i], alpha[i], out[i])
+        zr, ar, orow = z[i], alpha[i], out[i]
+        for j in range(zr.shape[0]):
+            x = zr[j]
+            neg = ar[j] * x
+            orow[j] = x if x >= T(0.0) else neg
 
 
-@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
+@_jit
 def rrelu_backward_train(z, alpha, eps, delta):
-    """RReLU in training: delta = eps where z > 0, alpha·eps elsewhere (the same alpha as the forward pass).
+    """RReLU in training: delta = eps where z > 0, alpha·eps elsewhere (alpha as drawn for the forward pass).
 
-    ``delta`` may be ``eps``. Signature: ``rrelu_backward_train(z, alpha, eps, delta: T[N, D]) -> None``.
+    ``rrelu_backward_train(z, alpha, eps, delta: T[N, D]) -> None``; ``delta`` may be ``eps``.
     """
     _check_same_shape(z, alpha)
     _check_same_shape(z, eps)
     _check_same_shape(z, delta)
+    T = z.dtype.type
     for i in range(z.shape[0]):
-        if _same(eps[i], delta[i]):
-            _rrelu_bwd(z[i], alpha[i], eps[i], eps[i])
-        else:
-            _rrelu_bwd(z[i], alpha[i], eps[i], delta[i])
+        zr, ar, er, dr = z[i], alpha[i], eps[i], delta[i]
+        for j in range(zr.shape[0]):
+            g = er[j]
+            neg = ar[j] * g
+            dr[j] = g if zr[j] > T(0.0) else neg
 
 
-def warmup() -> None:
-    """Touch every kernel once per dtype (they are compiled at import; this only loads/links them)."""
-    for dt in (np.float32, np.float64):
+def warmup(dtypes=(np.float32, np.float64)) -> None:
+    """Compile (or load from the on-disk cache) every kernel for the given dtypes."""
+    for dt in dtypes:
         z = np.zeros((2, 3), dt)
         o, e, d, b = np.zeros_like(z), np.ones_like(z), np.zeros_like(z), np.zeros(3, dt)
         p = params(SIGMOID)

@@ -1,48 +1,44 @@
-"""Fused kernels of the variational autoencoder: reconstruction distributions p(x|z) and the latent layer.
+"""Kernels of the variational autoencoder: reconstruction distributions p(x|z) and the latent layer.
 
-A reconstruction distribution is described to the kernels as a *part table* — one row per leaf distribution, a
-composite (nested or not) being flattened into its leaves (column ranges are made absolute):
+A reconstruction distribution reaches the kernels one *leaf part* at a time (a composite, nested or not, is
+flattened by the engine into its leaves): a kind (``BERNOULLI``, ``GAUSSIAN``, ``EXPONENTIAL``; loss-function
+wrappers, ``LOSS``, are scored by the loss kernels), an activation (code + ``p`` vector of :mod:`.activations`),
+the part's data columns ``x`` [N, d] and its decoder-output columns ``o`` [R, w] (w = d; Gaussian w = 2d laid
+out ``[means | log σ²]``), all C-contiguous. ``o`` may hold several samples of z per example stacked
+sample-major: ``R = L·N`` rows, row ``r`` belonging to example ``r mod N``.
 
-=======  ====================================================================================================
-column   meaning
-=======  ====================================================================================================
-0        kind: ``BERNOULLI``, ``GAUSSIAN``, ``EXPONENTIAL`` or ``LOSS`` (a LossFunctionWrapper; the kernels skip
-         it except for the bias and the deterministic generation, the engine scores it with the loss kernels)
-1        activation code (:mod:`dl4py.kernels.activations`)
-2, 3     data columns ``[x0, x1)``
-4, 5     distribution-parameter columns ``[p0, p1)`` of the decoder output o (Gaussian: ``p1 − p0 = 2·(x1 − x0)``,
-         laid out ``[means | log σ²]``; others: equal widths)
-=======  ====================================================================================================
-
-plus a float64 ``[parts, 4]`` table of activation parameters (the ``p`` vector of the activation kernels).
-
-The decoder output ``o`` may hold several samples of z per example, stacked sample-major: ``R = L·N`` rows, row
-``r`` belonging to example ``r mod N`` (data row ``x[r mod N]``).
+:func:`nll_and_gradient` is the one call the engine makes per part: bias + activation (the activation module's
+fused ``bias_act_forward``), then :func:`part_nll` (NLL per row and total, and ∂NLL/∂a, one pass), then the
+activation's backprop (``act_backward``, in place), then :func:`part_grad_finish` (DL4J's NaN rule, the 1/L scale
+and the bias gradient, one pass). The activation maths thus lives in one module; these kernels stay small (they
+compile in seconds, where inlining the activation switch into each of them cost ~10 s per kernel).
 
 DL4J's conventions (spec ``reconstruction-distributions.md``), honoured exactly:
 
-* NLL sums run over features; the per-row NLL is returned in ``row_nll`` (float64) and the total over all rows is
-  the return value (the caller divides by N and L).
-* Gradients are ∂(summed NLL)/∂o *including the activation derivative* (activation backprop, softmax as a
+* NLL sums run over features (never divided by D); the per-row NLL goes to ``row_nll`` (float64), the total over
+  all rows is returned (the engine divides by N and L).
+* Gradients are ∂(summed NLL)/∂o *including the activation derivative* (the activation's backprop; softmax as a
   Jacobian-vector product over the part's slice), times ``gscale`` (the engine passes 1/L).
 * Bernoulli: p = act(o); A = log p, B = log(1 − p), each ±∞ replaced by 0 *before* multiplying by x (so
   "1·log 0" becomes 0 too, as in DL4J); ∂/∂p = −(x − p)/(p(1 − p)), then the activation backprop, then every NaN
   entry of the gradient → 0 (where p is exactly 0 or 1). For sigmoid this is p − x except where p saturates.
-* Gaussian: act over the part's whole 2D slice (so it bounds log σ² too); NLL = ½log2π + ½ℓ + (x−μ)²/(2σ²);
+* Gaussian: act over the part's whole 2d slice (so it bounds log σ² too); NLL = ½log2π + ½ℓ + (x−μ)²/(2σ²);
   ∂/∂μ = −(x−μ)/σ², ∂/∂ℓ = ½ − (x−μ)²/(2σ²). No clipping of σ².
 * Exponential: γ = act(o), λ = e^γ, NLL = λx − γ, ∂/∂γ = λx − 1. Negative x are not rejected.
 
-Latent layer (spec ``vae.md`` §7–8): :func:`reparam_forward` adds the head biases, applies the pzx activation g to
-both heads (μ = g(m), ℓ = g(s)), σ² = e^ℓ, σ = √σ², z = μ + σ⊙ε for every sample and returns the summed KL term
-−½·Σ(1 + ℓ − μ² − σ²) (not divided by N). :func:`reparam_backward` turns ∂REC/∂z of all samples (already scaled
-by 1/L) into δ_m = g′(m)·(Σ_l G_z,l + μ) and δ_s = g′(s)·(Σ_l ½·G_z,l⊙ε_l⊙σ + ½(σ² − 1)) with their column sums
-(the head bias gradients). Summing the samples before g′ is exact for every activation (g′ is linear in its
-argument), and equals DL4J's per-sample accumulation up to rounding.
+Latent layer (spec ``vae.md`` §7–8), around the pzx activation g applied by the engine to both heads
+(μ = g(m), ℓ = g(s)): :func:`reparam_forward` computes σ² = e^ℓ, σ = √σ², z = μ + σ⊙ε for every sample and
+returns the summed KL term −½·Σ(1 + ℓ − μ² − σ²) (not divided by N); :func:`reparam_backward` turns ∂REC/∂z of all
+samples (already scaled by 1/L) into the gradients with respect to μ and ℓ, Σ_l G_z,l + μ and
+Σ_l ½·G_z,l⊙ε_l⊙σ + ½(σ² − 1), which g′ then maps to the head pre-activations. Summing the samples before g′ is
+exact for every activation (g′ is linear in its argument) and equals DL4J's per-sample accumulation up to
+rounding.
 
-Numerics as in :mod:`dl4py.kernels.activations`: float64 uses libm (exact paths for gradient checks), float32
-the vectorisable polynomial exp/log; sums are accumulated in float64. Kernels have explicit float32 and float64
-signatures, ``cache=True``, no allocation (the caller passes float64 accumulators and scratch rows), no
-``nnan``/``ninf`` fast-math flags (the DL4J infinity/NaN rules above need IEEE semantics).
+Numerics: float64 uses libm (exact paths for gradient checks); float32 uses vectorisable polynomial exp/log
+defined here (relative error ≤ 2e-7; IEEE special values kept: log 0 = −∞, log of a negative = NaN, log ∞ = ∞;
+exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Sums are accumulated in
+float64. Every kernel has explicit float32 and float64 signatures, ``cache=True``, ``error_model='numpy'`` and no
+``nnan``/``ninf`` fast-math flags (DL4J's ±∞/NaN rules need IEEE semantics); nothing here allocates.
 """
 from __future__ import annotations
 
@@ -53,22 +49,19 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .activations import _act_params, _bwd_row, _exp, _fwd_row
+from . import activations as KA
 
 __all__ = [
-    "BERNOULLI", "GAUSSIAN", "EXPONENTIAL", "LOSS", "KIND_NAMES", "dist_nll_grad", "dist_generate",
-    "reparam_forward", "reparam_backward", "add_row", "copy_rows", "warmup",
+    "BERNOULLI", "GAUSSIAN", "EXPONENTIAL", "LOSS", "nll_and_gradient", "part_nll", "part_grad_finish",
+    "part_generate", "reparam_forward", "reparam_backward", "exp_scalar", "log_scalar",
+    "warmup",
 ]
 
 BERNOULLI, GAUSSIAN, EXPONENTIAL, LOSS = 0, 1, 2, 3
-KIND_NAMES = {BERNOULLI: "Bernoulli", GAUSSIAN: "Gaussian", EXPONENTIAL: "Exponential", LOSS: "LossFunctionWrapper"}
 
 _FLAGS = {"nsz", "contract", "reassoc", "arcp"}
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
-_inline = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)  # helpers (LLVM inlines them)
 _FLOATS = (nb.float32, nb.float64)
-_I2 = nb.int64[:, ::1]
-_F2 = nb.float64[:, ::1]
 _F1 = nb.float64[::1]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -78,19 +71,39 @@ def _kernel(make_sig):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# natural log: float64 -> libm; float32 -> a vectorisable version (exponent/mantissa split with an int<->float bit
-# cast, atanh series on [√½, √2]; max relative error 2e-7 over the float32 range, subnormals, 0 -> -inf,
-# negative -> NaN, +inf -> +inf, NaN -> NaN, as libm)
+# exp and log: float64 -> libm; float32 -> vectorisable versions (bit casts between int32 and float32)
 # ----------------------------------------------------------------------------------------------------------------
 _F = np.float32
-_LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)
+_LOG2E = _F(1.4426950408889634)
+_LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)  # ln 2 = HI + LO, HI exact in 9 bits
+_EXP_LO, _EXP_HI = _F(-87.3), _F(88.7)
 _SQRT2 = _F(1.4142135)
 _FLT_MIN = _F(1.17549435e-38)
+_C2, _C3, _C4, _C5, _C6, _C7 = (_F(1.0 / 2), _F(1.0 / 6), _F(1.0 / 24), _F(1.0 / 120), _F(1.0 / 720), _F(1.0 / 5040))
+_EW_JIT = dict(error_model="numpy", fastmath={"nsz", "contract"})
+
+
+def _exp(x):
+    """exp(x) inside kernels (float32: polynomial, float64: math.exp)."""
+    raise NotImplementedError("only callable from numba code")
 
 
 def _log(x):
-    """log(x) inside kernels (float32: vectorisable polynomial, float64: math.log)."""
+    """log(x) inside kernels (float32: polynomial, float64: math.log)."""
     raise NotImplementedError("only callable from numba code")
+
+
+def _exp_f32(x):
+    xc = min(max(x, _EXP_LO), _EXP_HI)
+    n = np.floor(xc * _LOG2E + _F(0.5))
+    r = (xc - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln2/2
+    poly = _F(1.0) + r * (_F(1.0) + r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * (_C6 + r * _C7))))))
+    # 2^n split in two factors so that n = 128 (x near 88.7) does not overflow the exponent field
+    h = np.floor(n * _F(0.5))
+    s1 = np.int32((h + _F(127.0)) * _F(8388608.0)).view(np.float32)
+    s2 = np.int32((n - h + _F(127.0)) * _F(8388608.0)).view(np.float32)
+    res = poly * s1 * s2
+    return res if x == x else x  # NaN -> NaN
 
 
 def _log_f32(x):
@@ -113,7 +126,16 @@ def _log_f32(x):
     return res if x < _F(np.inf) else x  # +inf -> +inf, NaN -> NaN
 
 
-@overload(_log, jit_options=dict(error_model="numpy", fastmath={"nsz", "contract"}))
+@overload(_exp, jit_options=_EW_JIT)
+def _exp_overload(x):
+    if x == types.float32:
+        return _exp_f32
+    if isinstance(x, types.Float):
+        return lambda x: math.exp(x)
+    return None
+
+
+@overload(_log, jit_options=_EW_JIT)
 def _log_overload(x):
     if x == types.float32:
         return _log_f32
@@ -122,265 +144,228 @@ def _log_overload(x):
     return None
 
 
-@_inline
-def _check_tables(parts, aps, p_cols, d_cols):
-    if parts.shape[1] != 6 or aps.shape[0] != parts.shape[0] or aps.shape[1] < 4:
-        raise ValueError("part table must be int64[parts, 6] with a float64[parts, 4] activation table")
-    for k in range(parts.shape[0]):
-        if parts[k, 2] < 0 or parts[k, 3] > d_cols or parts[k, 4] < 0 or parts[k, 5] > p_cols:
-            raise ValueError("part column range outside the arrays")
+@nb.njit(**_OPTS)
+def exp_scalar(x):
+    """The kernels' exp (for tests; compiled on first use)."""
+    return _exp(x)
+
+
+@nb.njit(**_OPTS)
+def log_scalar(x):
+    """The kernels' log (for tests; compiled on first use)."""
+    return _log(x)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# per-part row computations (o_s = the part's slice of one decoder-output row, bias already added)
+# reconstruction distributions
 # ----------------------------------------------------------------------------------------------------------------
-@_inline
-def _bernoulli_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad):
-    T = o_s.dtype.type
-    one = T(1.0)
-    zero = T(0.0)
-    inf = T(np.inf)
-    _fwd_row(code, q0, q1, q2, o_s, a)
-    s = 0.0
-    for j in range(a.shape[0]):
-        p = a[j]
-        xv = x_s[j]
-        la = _log(p)
-        lb = _log(one - p)
-        la = la if abs(la) < inf else zero
-        lb = lb if abs(lb) < inf else zero
-        s -= np.float64(xv * la + (one - xv) * lb)
-    if want_grad:
-        for j in range(a.shape[0]):
-            p = a[j]
-            e[j] = (p - x_s[j]) / (p * (one - p))
-        _bwd_row(code, q0, q1, q2, o_s, a, e, g)
-        for j in range(g.shape[0]):
-            v = g[j]
-            g[j] = v if v == v else zero
-    return s
+@_kernel(lambda t: nb.float64(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], _F1, nb.boolean, nb.boolean))
+def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
+    """NLL of one leaf distribution given its activated parameters ``a`` = act(o) [R, w] and the data ``x`` [N, d]
+    (R a multiple of N, row r ↔ x[r mod N]). ``row_nll`` [R] (float64) receives (``add_rows``: is incremented by)
+    each row's NLL; the total is returned. With ``want_grad``, ``grad`` [R, w] receives ∂(summed NLL)/∂a
+    (before the activation backprop).
 
-
-@_inline
-def _gaussian_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad):
-    T = o_s.dtype.type
-    half = T(0.5)
-    d = x_s.shape[0]
-    _fwd_row(code, q0, q1, q2, o_s, a)
-    mu = a[:d]
-    lv = a[d:]
-    s = 0.0
-    for j in range(d):
-        var = _exp(lv[j])
-        diff = x_s[j] - mu[j]
-        s += np.float64(half * lv[j] + diff * diff / (T(2.0) * var))
-    s += d * _HALF_LOG_2PI
-    if want_grad:
-        em = e[:d]
-        el = e[d:]
-        for j in range(d):
-            var = _exp(lv[j])
-            diff = x_s[j] - mu[j]
-            em[j] = -diff / var
-            el[j] = half - diff * diff / (T(2.0) * var)
-        _bwd_row(code, q0, q1, q2, o_s, a, e, g)
-    return s
-
-
-@_inline
-def _exponential_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad):
-    T = o_s.dtype.type
-    one = T(1.0)
-    _fwd_row(code, q0, q1, q2, o_s, a)
-    s = 0.0
-    for j in range(a.shape[0]):
-        lam = _exp(a[j])
-        s += np.float64(lam * x_s[j] - a[j])
-    if want_grad:
-        for j in range(a.shape[0]):
-            e[j] = _exp(a[j]) * x_s[j] - one
-        _bwd_row(code, q0, q1, q2, o_s, a, e, g)
-    return s
-
-
-@_kernel(lambda t: nb.float64(_I2, _F2, t[:, ::1], t[:, ::1], t[::1], t[:, ::1], t[::1], _F1, _F1, t[:, ::1],
-                              nb.float64, nb.boolean))
-def dist_nll_grad(parts, aps, x, o, b, grad, db, row_nll, acc, scratch, gscale, want_grad):
-    """Add the bias to the decoder output and compute the distribution's NLL (and gradient), fused.
-
-    ``parts``/``aps``: the part table (module doc); ``x`` [N, D] data; ``o`` [R, P] decoder output *without* its
-    bias (R = L·N, row r ↔ example r mod N), the bias ``b`` [P] is added in place (o keeps the pre-activation);
-    ``row_nll`` [R] float64 receives each row's NLL summed over the non-LOSS parts; returns the total.
-    With ``want_grad``: ``grad`` [R, P] = gscale·∂(summed NLL)/∂o on the non-LOSS parts' columns (other columns
-    untouched) and ``db`` [P] = column sums of it (same columns; accumulated in ``acc`` [P], float64).
-    ``scratch`` [2, P] is row scratch. Without ``want_grad``, ``grad``, ``db`` and ``acc`` are not touched.
-
-    Signature: ``dist_nll_grad(parts: int64[K, 6], aps: float64[K, 4], x: T[N, D], o: T[R, P], b: T[P],
-    grad: T[R, P], db: T[P], row_nll: float64[R], acc: float64[P], scratch: T[2, P], gscale: float,
-    want_grad: bool) -> float``.
+    Signature: ``part_nll(kind: int, x: T[N, d], a: T[R, w], grad: T[R, w], row_nll: float64[R],
+    want_grad: bool, add_rows: bool) -> float``.
     """
     n = x.shape[0]
-    rows = o.shape[0]
-    pc = o.shape[1]
-    _check_tables(parts, aps, pc, x.shape[1])
+    d = x.shape[1]
+    rows = a.shape[0]
+    w = a.shape[1]
     if n == 0 or rows % n != 0:
-        raise ValueError("decoder output rows must be a multiple of the data rows")
-    if b.shape[0] != pc or row_nll.shape[0] != rows or scratch.shape[0] < 2 or scratch.shape[1] < pc:
-        raise ValueError("bias, row_nll or scratch has the wrong size")
-    if want_grad:
-        if grad.shape[0] != rows or grad.shape[1] != pc or db.shape[0] != pc or acc.shape[0] != pc:
-            raise ValueError("grad, db or acc has the wrong size")
-        for c in range(pc):
-            acc[c] = 0.0
-    T = o.dtype.type
-    gs = T(gscale)
+        raise ValueError("part_nll: rows of a must be a positive multiple of the rows of x")
+    if w != (2 * d if kind == GAUSSIAN else d):
+        raise ValueError("part_nll: a has the wrong number of columns for this distribution")
+    if row_nll.shape[0] != rows or (want_grad and (grad.shape[0] != rows or grad.shape[1] != w)):
+        raise ValueError("part_nll: grad or row_nll has the wrong size")
+    if kind != BERNOULLI and kind != GAUSSIAN and kind != EXPONENTIAL:
+        raise ValueError("part_nll: unknown distribution kind")
+    T = a.dtype.type
+    one = T(1.0)
+    zero = T(0.0)
+    half = T(0.5)
+    two = T(2.0)
+    inf = T(np.inf)
     total = 0.0
     for r in range(rows):
-        orow = o[r]
-        for c in range(pc):
-            orow[c] += b[c]
+        ar = a[r]
         xr = x[r % n]
-        s_row = 0.0
-        for k in range(parts.shape[0]):
-            kind = parts[k, 0]
-            if kind == LOSS:
-                continue
-            code = parts[k, 1]
-            x0, x1, p0, p1 = parts[k, 2], parts[k, 3], parts[k, 4], parts[k, 5]
-            q0, q1, q2 = _act_params(code, aps[k], orow)
-            w = p1 - p0
-            o_s = orow[p0:p1]
-            x_s = xr[x0:x1]
-            a = scratch[0, :w]
-            e = scratch[1, :w]
-            g = grad[r, p0:p1] if want_grad else scratch[1, :w]
-            if kind == BERNOULLI:
-                s_row += _bernoulli_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad)
-            elif kind == GAUSSIAN:
-                s_row += _gaussian_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad)
-            elif kind == EXPONENTIAL:
-                s_row += _exponential_row(code, q0, q1, q2, o_s, x_s, a, e, g, want_grad)
-            else:
-                raise ValueError("unknown distribution kind")
+        s = 0.0
+        if kind == BERNOULLI:
+            for j in range(d):
+                pv = ar[j]
+                xv = xr[j]
+                la = _log(pv)
+                lb = _log(one - pv)
+                la = la if abs(la) < inf else zero
+                lb = lb if abs(lb) < inf else zero
+                s -= np.float64(xv * la + (one - xv) * lb)
             if want_grad:
-                ac = acc[p0:p1]
-                for j in range(g.shape[0]):
-                    v = g[j] * gs
-                    g[j] = v
-                    ac[j] += v
-        row_nll[r] = s_row
-        total += s_row
-    if want_grad:
-        for k in range(parts.shape[0]):
-            if parts[k, 0] != LOSS:
-                for c in range(parts[k, 4], parts[k, 5]):
-                    db[c] = acc[c]
+                gr = grad[r]
+                for j in range(d):
+                    pv = ar[j]
+                    gr[j] = (pv - xr[j]) / (pv * (one - pv))
+        elif kind == GAUSSIAN:
+            mu = ar[:d]
+            lv = ar[d:]
+            for j in range(d):
+                diff = xr[j] - mu[j]
+                s += np.float64(half * lv[j] + diff * diff / (two * _exp(lv[j])))
+            s += d * _HALF_LOG_2PI
+            if want_grad:
+                gm = grad[r, :d]
+                gl = grad[r, d:]
+                for j in range(d):
+                    var = _exp(lv[j])
+                    diff = xr[j] - mu[j]
+                    gm[j] = -diff / var
+                    gl[j] = half - diff * diff / (two * var)
+        else:
+            for j in range(d):
+                s += np.float64(_exp(ar[j]) * xr[j] - ar[j])
+            if want_grad:
+                gr = grad[r]
+                for j in range(d):
+                    gr[j] = _exp(ar[j]) * xr[j] - one
+        if add_rows:
+            row_nll[r] += s
+        else:
+            row_nll[r] = s
+        total += s
     return total
 
 
-@_kernel(lambda t: nb.void(_I2, _F2, t[:, ::1], t[:, ::1], t[:, ::1], t[::1], nb.boolean))
-def dist_generate(parts, aps, o, noise, out, scratch, random):
-    """Samples (``random``) or means of p(x|o) into ``out`` [N, D], from the decoder output ``o`` [N, P] (bias
-    included). ``noise`` [N, D] (used only when ``random``): U(0, 1) draws in the Bernoulli and Exponential
-    columns, N(0, 1) draws in the Gaussian columns, ignored in LOSS columns. ``scratch`` [P] row scratch.
+@_kernel(lambda t: nb.void(nb.boolean, t[:, ::1], t[::1], _F1, nb.float64))
+def part_grad_finish(nan_to_zero, grad, db, acc, gscale):
+    """grad ← gscale·grad with (``nan_to_zero``, DL4J's Bernoulli rule) NaN entries replaced by 0 first, and
+    db = column sums of the result (accumulated in ``acc`` float64[w]; ``db`` length 0: no column sums).
 
-    Means: Bernoulli act(o); Gaussian act(o[:, means]) (the activation applied to the mean half only, as DL4J);
-    Exponential exp(−act(o)) = 1/λ; LOSS act(o). Samples: Bernoulli 1 where u < p else 0; Gaussian
-    μ + σ·n with the activation over the whole 2D slice; Exponential −log(u)/λ; LOSS act(o) (deterministic).
+    Signature: ``part_grad_finish(nan_to_zero: bool, grad: T[R, w], db: T[w or 0], acc: float64[w or 0],
+    gscale: float) -> None``.
     """
-    rows = o.shape[0]
-    pc = o.shape[1]
-    _check_tables(parts, aps, pc, out.shape[1])
-    if out.shape[0] != rows or (random and (noise.shape[0] != rows or noise.shape[1] != out.shape[1])):
-        raise ValueError("out/noise have the wrong shape")
-    if scratch.shape[0] < pc:
-        raise ValueError("scratch too small")
-    T = o.dtype.type
+    rows = grad.shape[0]
+    w = grad.shape[1]
+    sums = db.shape[0] != 0
+    if sums and (db.shape[0] != w or acc.shape[0] != w):
+        raise ValueError("part_grad_finish: db and acc must have one entry per column")
+    T = grad.dtype.type
+    gs = T(gscale)
+    zero = T(0.0)
+    if sums:
+        for j in range(w):
+            acc[j] = 0.0
+    for r in range(rows):
+        gr = grad[r]
+        if nan_to_zero:
+            for j in range(w):
+                v = gr[j]
+                gr[j] = (v if v == v else zero) * gs
+        elif gs != T(1.0):
+            for j in range(w):
+                gr[j] *= gs
+        if sums:
+            for j in range(w):
+                acc[j] += gr[j]
+    if sums:
+        for j in range(w):
+            db[j] = acc[j]
+
+
+def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.ndarray, b: np.ndarray,
+                     a: np.ndarray, grad: np.ndarray | None, db: np.ndarray, row_nll: np.ndarray, acc: np.ndarray,
+                     gscale: float = 1.0, add_rows: bool = False) -> float:
+    """NLL and gradient of one leaf distribution with respect to the decoder's pre-activation, all stages:
+
+    ``o`` [R, w] += ``b`` [w] (in place; o keeps the pre-activation), ``a`` = act(o), NLL per row into ``row_nll``
+    (or added to it with ``add_rows``) and its total returned; if ``grad`` is given: ``grad`` [R, w] =
+    gscale·∂(summed NLL)/∂o including the activation derivative (DL4J's NaN rule for Bernoulli) and ``db`` [w] =
+    its column sums (``acc`` float64[w] scratch). The activation is evaluated deterministically (RReLU with its
+    mean slope). Arrays as in :func:`part_nll`; nothing is allocated.
+    """
+    KA.bias_act_forward(code, p, o, b, a)
+    want = grad is not None
+    g = grad if want else a
+    total = part_nll(kind, x, a, g, row_nll, want, add_rows)
+    if want:
+        KA.act_backward(code, p, o, a, grad, grad)
+        part_grad_finish(kind == BERNOULLI, grad, db, acc, gscale)
+    return total
+
+
+@_kernel(lambda t: nb.void(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], nb.boolean))
+def part_generate(kind, a, noise, out, random):
+    """Mean (``random`` false) or one random draw of one leaf distribution into ``out`` [N, d], given its
+    activated parameters ``a`` [N, w] (= act(o), bias included).
+
+    Means: Bernoulli a (the probability); Gaussian a[:, :d] (the caller applies the activation to the mean half
+    only, as DL4J); Exponential exp(−a) = 1/λ; LOSS a. Draws: ``noise`` [N, d] holds U(0, 1) values for
+    Bernoulli and Exponential, N(0, 1) values for Gaussian: Bernoulli 1 where u < p else 0; Gaussian μ + σ·n;
+    Exponential −log(u)/λ; LOSS a (deterministic, noise unused).
+
+    Signature: ``part_generate(kind: int, a: T[N, w], noise: T[N, d], out: T[N, d], random: bool) -> None``.
+    """
+    rows = a.shape[0]
+    d = out.shape[1]
+    w = a.shape[1]
+    if out.shape[0] != rows:
+        raise ValueError("part_generate: a and out must have the same number of rows")
+    if w != (2 * d if (kind == GAUSSIAN and random) else d):
+        raise ValueError("part_generate: a has the wrong number of columns for this distribution")
+    if random and kind != LOSS and (noise.shape[0] != rows or noise.shape[1] != d):
+        raise ValueError("part_generate: noise must be [N, d]")
+    T = a.dtype.type
     one = T(1.0)
     zero = T(0.0)
     for r in range(rows):
-        orow = o[r]
-        outr = out[r]
-        for k in range(parts.shape[0]):
-            kind = parts[k, 0]
-            code = parts[k, 1]
-            x0, x1, p0, p1 = parts[k, 2], parts[k, 3], parts[k, 4], parts[k, 5]
-            q0, q1, q2 = _act_params(code, aps[k], orow)
-            d = x1 - x0
-            ys = outr[x0:x1]
-            if kind == GAUSSIAN and not random:
-                a = scratch[:d]
-                _fwd_row(code, q0, q1, q2, orow[p0:p0 + d], a)
-            else:
-                a = scratch[: p1 - p0]
-                _fwd_row(code, q0, q1, q2, orow[p0:p1], a)
-            if kind == BERNOULLI:
-                if random:
-                    u = noise[r, x0:x1]
-                    for j in range(d):
-                        ys[j] = one if u[j] < a[j] else zero
-                else:
-                    for j in range(d):
-                        ys[j] = a[j]
-            elif kind == GAUSSIAN:
-                if random:
-                    nz = noise[r, x0:x1]
-                    for j in range(d):
-                        ys[j] = a[j] + math.sqrt(_exp(a[d + j])) * nz[j]
-                else:
-                    for j in range(d):
-                        ys[j] = a[j]
-            elif kind == EXPONENTIAL:
-                if random:
-                    u = noise[r, x0:x1]
-                    for j in range(d):
-                        ys[j] = -_log(u[j]) / _exp(a[j])
-                else:
-                    for j in range(d):
-                        ys[j] = _exp(-a[j])
-            else:
-                for j in range(d):
-                    ys[j] = a[j]
+        ar = a[r]
+        yr = out[r]
+        if kind == BERNOULLI and random:
+            u = noise[r]
+            for j in range(d):
+                yr[j] = one if u[j] < ar[j] else zero
+        elif kind == GAUSSIAN and random:
+            nz = noise[r]
+            for j in range(d):
+                yr[j] = ar[j] + math.sqrt(_exp(ar[d + j])) * nz[j]
+        elif kind == EXPONENTIAL and random:
+            u = noise[r]
+            for j in range(d):
+                yr[j] = -_log(u[j]) / _exp(ar[j])
+        elif kind == EXPONENTIAL:
+            for j in range(d):
+                yr[j] = _exp(-ar[j])
+        else:
+            for j in range(d):
+                yr[j] = ar[j]
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # latent layer
 # ----------------------------------------------------------------------------------------------------------------
-@_kernel(lambda t: nb.float64(nb.int64, _F1, t[:, ::1], t[:, ::1], t[::1], t[::1], t[:, ::1], t[:, ::1],
-                              t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
-def reparam_forward(gcode, gp, m, s, bm, bs, mu, lv, sig, var, eps, z):
-    """m += bm, s += bs (in place: they keep the pre-activations); μ = g(m), ℓ = g(s), σ² = e^ℓ, σ = √σ²;
-    z[l·N + n] = μ[n] + σ[n]⊙ε[l·N + n] for every sample l (``eps`` and ``z`` [L·N, K], ``z`` may be ``eps``).
+@_kernel(lambda t: nb.float64(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
+def reparam_forward(mu, lv, sig, var, eps, z):
+    """Given μ and ℓ = log σ² [N, K] (after the pzx activation): σ² = e^ℓ into ``var``, σ = √σ² into ``sig``,
+    z[l·N + n] = μ[n] + σ[n]⊙ε[l·N + n] for every sample l (``eps`` and ``z`` [L·N, K]; ``z`` may be ``eps``).
     Returns −½·Σ_{n,k}(1 + ℓ − μ² − σ²) over the N examples (float64, not divided by N).
 
-    Signature: ``reparam_forward(gcode: int, gp: float64[4], m, s: T[N, K], bm, bs: T[K], mu, lv, sig, var: T[N, K],
-    eps, z: T[L·N, K]) -> float``.
+    Signature: ``reparam_forward(mu, lv, sig, var: T[N, K], eps, z: T[L·N, K]) -> float``.
     """
-    n = m.shape[0]
-    k = m.shape[1]
-    for arr in (s, mu, lv, sig, var):
+    n = mu.shape[0]
+    k = mu.shape[1]
+    for arr in (lv, sig, var):
         if arr.shape[0] != n or arr.shape[1] != k:
-            raise ValueError("latent arrays must all be [N, K]")
-    if bm.shape[0] != k or bs.shape[0] != k:
-        raise ValueError("head biases must have length K")
-    if eps.shape[1] != k or z.shape[0] != eps.shape[0] or z.shape[1] != k or (n > 0 and eps.shape[0] % n != 0):
-        raise ValueError("eps and z must be [L*N, K]")
-    T = m.dtype.type
+            raise ValueError("reparam_forward: latent arrays must all be [N, K]")
+    if eps.shape[1] != k or z.shape[0] != eps.shape[0] or z.shape[1] != k or n == 0 or eps.shape[0] % n != 0:
+        raise ValueError("reparam_forward: eps and z must be [L*N, K]")
+    T = mu.dtype.type
     one = T(1.0)
-    q0, q1, q2 = _act_params(gcode, gp, m)
     kl = 0.0
     for i in range(n):
-        mr = m[i]
-        sr = s[i]
-        for j in range(k):
-            mr[j] += bm[j]
-            sr[j] += bs[j]
         mur = mu[i]
         lvr = lv[i]
         sgr = sig[i]
         vr = var[i]
-        _fwd_row(gcode, q0, q1, q2, mr, mur)
-        _fwd_row(gcode, q0, q1, q2, sr, lvr)
         acc = 0.0
         for j in range(k):
             v = _exp(lvr[j])
@@ -388,7 +373,7 @@ def reparam_forward(gcode, gp, m, s, bm, bs, mu, lv, sig, var, eps, z):
             sgr[j] = math.sqrt(v)
             acc += np.float64(one + lvr[j] - mur[j] * mur[j] - v)
         kl -= 0.5 * acc
-    samples = eps.shape[0] // n if n > 0 else 0
+    samples = eps.shape[0] // n
     for l in range(samples):
         for i in range(n):
             er = eps[l * n + i]
@@ -400,40 +385,30 @@ def reparam_forward(gcode, gp, m, s, bm, bs, mu, lv, sig, var, eps, z):
     return kl
 
 
-@_kernel(lambda t: nb.void(nb.int64, _F1, t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1],
-                           t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[::1], t[::1], _F1, t[:, ::1]))
-def reparam_backward(gcode, gp, m, s, mu, lv, sig, var, eps, gz, dm, ds, dbm, dbs, acc, scratch):
-    """Gradients of REC (given ``gz`` = ∂REC/∂z of all samples, [L·N, K], already scaled by 1/L) plus the KL term
-    with respect to the head pre-activations: dm = g′(m)·(Σ_l gz_l + μ), ds = g′(s)·(Σ_l ½·gz_l⊙ε_l⊙σ + ½(σ² − 1)),
-    and their column sums dbm, dbs (accumulated in ``acc`` float64[2K]). ``scratch`` [2, K] row scratch.
+@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
+def reparam_backward(mu, sig, var, eps, gz, gmu, glv):
+    """Gradients with respect to μ and ℓ (before g′) of REC + KL, given ``gz`` = ∂REC/∂z of all samples
+    ([L·N, K], already scaled by 1/L): gmu = Σ_l gz_l + μ, glv = Σ_l ½·gz_l⊙ε_l⊙σ + ½(σ² − 1) ([N, K]).
 
-    Signature: ``reparam_backward(gcode, gp, m, s, mu, lv, sig, var: T[N, K], eps, gz: T[L·N, K],
-    dm, ds: T[N, K], dbm, dbs: T[K], acc: float64[2K], scratch: T[2, K]) -> None``.
+    Signature: ``reparam_backward(mu, sig, var: T[N, K], eps, gz: T[L·N, K], gmu, glv: T[N, K]) -> None``.
     """
-    n = m.shape[0]
-    k = m.shape[1]
-    for arr in (s, mu, lv, sig, var, dm, ds):
+    n = mu.shape[0]
+    k = mu.shape[1]
+    for arr in (sig, var, gmu, glv):
         if arr.shape[0] != n or arr.shape[1] != k:
-            raise ValueError("latent arrays must all be [N, K]")
-    if gz.shape[0] != eps.shape[0] or gz.shape[1] != k or eps.shape[1] != k or (n > 0 and eps.shape[0] % n != 0):
-        raise ValueError("eps and gz must be [L*N, K]")
-    if dbm.shape[0] != k or dbs.shape[0] != k or acc.shape[0] < 2 * k or scratch.shape[0] < 2 or scratch.shape[1] < k:
-        raise ValueError("bias gradients, acc or scratch have the wrong size")
-    T = m.dtype.type
+            raise ValueError("reparam_backward: latent arrays must all be [N, K]")
+    if gz.shape[0] != eps.shape[0] or gz.shape[1] != k or eps.shape[1] != k or n == 0 or eps.shape[0] % n != 0:
+        raise ValueError("reparam_backward: eps and gz must be [L*N, K]")
+    T = mu.dtype.type
     half = T(0.5)
     one = T(1.0)
-    q0, q1, q2 = _act_params(gcode, gp, m)
-    for j in range(2 * k):
-        acc[j] = 0.0
-    samples = eps.shape[0] // n if n > 0 else 0
-    gm = scratch[0, :k]
-    gl = scratch[1, :k]
-    am = acc[:k]
-    al = acc[k : 2 * k]
+    samples = eps.shape[0] // n
     for i in range(n):
         mur = mu[i]
         sgr = sig[i]
         vr = var[i]
+        gm = gmu[i]
+        gl = glv[i]
         for j in range(k):
             gm[j] = mur[j]
             gl[j] = half * (vr[j] - one)
@@ -443,64 +418,18 @@ def reparam_backward(gcode, gp, m, s, mu, lv, sig, var, eps, gz, dm, ds, dbm, db
             for j in range(k):
                 gm[j] += gr[j]
                 gl[j] += half * gr[j] * er[j] * sgr[j]
-        dmr = dm[i]
-        dsr = ds[i]
-        _bwd_row(gcode, q0, q1, q2, m[i], mur, gm, dmr)
-        _bwd_row(gcode, q0, q1, q2, s[i], lv[i], gl, dsr)
-        for j in range(k):
-            am[j] += dmr[j]
-            al[j] += dsr[j]
-    for j in range(k):
-        dbm[j] = am[j]
-        dbs[j] = al[j]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# small helpers
-# ----------------------------------------------------------------------------------------------------------------
-@_kernel(lambda t: nb.void(t[:, ::1], t[::1]))
-def add_row(z, b):
-    """z[i, :] += b for every row i."""
-    if b.shape[0] != z.shape[1]:
-        raise ValueError("add_row: bias length must equal the number of columns")
-    for i in range(z.shape[0]):
-        r = z[i]
-        for j in range(r.shape[0]):
-            r[j] += b[j]
-
-
-@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1]))
-def copy_rows(src, dst):
-    """dst[r] = src[r mod N] for every row r of dst (repeat the N rows of src; dst rows a multiple of N)."""
-    n = src.shape[0]
-    if src.shape[1] != dst.shape[1] or n == 0 or dst.shape[0] % n != 0:
-        raise ValueError("copy_rows: dst must be [L*N, D] for src [N, D]")
-    for r in range(dst.shape[0]):
-        sr = src[r % n]
-        dr = dst[r]
-        for j in range(sr.shape[0]):
-            dr[j] = sr[j]
 
 
 def warmup() -> None:
     """Load (or compile) every kernel for both dtypes."""
-    from .activations import CODE_BY_NAME, params
-
     for dt in (np.float32, np.float64):
-        parts = np.array([[BERNOULLI, CODE_BY_NAME["SIGMOID"], 0, 2, 0, 2],
-                          [GAUSSIAN, CODE_BY_NAME["IDENTITY"], 2, 3, 2, 4]], dtype=np.int64)
-        aps = np.zeros((2, 4))
         x = np.full((2, 3), 0.5, dt)
-        o = np.zeros((2, 4), dt)
-        grad = np.zeros_like(o)
-        sc = np.zeros((2, 4), dt)
-        dist_nll_grad(parts, aps, x, o, np.zeros(4, dt), grad, np.zeros(4, dt), np.zeros(2), np.zeros(4), sc, 1.0, True)
-        dist_generate(parts, aps, o, x, np.zeros((2, 3), dt), np.zeros(4, dt), True)
-        m = np.zeros((2, 3), dt)
-        p = params(CODE_BY_NAME["IDENTITY"])
-        arrs = [np.zeros((2, 3), dt) for _ in range(8)]
-        reparam_forward(0, p, m, arrs[0], np.zeros(3, dt), np.zeros(3, dt), *arrs[1:5], arrs[5], arrs[6])
-        reparam_backward(0, p, m, arrs[0], *arrs[1:5], arrs[5], arrs[6], arrs[7], m.copy(), np.zeros(3, dt),
-                         np.zeros(3, dt), np.zeros(6), np.zeros((2, 3), dt))
-        add_row(m, np.zeros(3, dt))
-        copy_rows(m, arrs[0])
+        for kind, w in ((BERNOULLI, 3), (GAUSSIAN, 6)):
+            a = np.full((2, w), 0.5, dt)
+            g = np.zeros_like(a)
+            part_nll(kind, x, a, g, np.zeros(2), True, False)
+            part_grad_finish(True, g, np.zeros(w, dt), np.zeros(w), 1.0)
+            part_generate(kind, a, x, np.zeros((2, 3), dt), True)
+        arrs = [np.zeros((2, 3), dt) for _ in range(7)]
+        reparam_forward(*arrs[:6])
+        reparam_backward(*arrs)

@@ -2,6 +2,7 @@
 over one flat parameter vector, one flat gradient vector and one flat updater state, all in DL4J's layout."""
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Iterable, Sequence
 
@@ -360,9 +361,10 @@ class MultiLayerNetwork:
         score = self._gradient_and_score(x, labels)
         self._check_finite(score, it, ep, None)
         self._score = score
-        self.updater.update(
-            self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=self.conf.confs[0].mini_batch
-        )
+        with self._rollback_if_non_finite(it, ep):
+            self.updater.update(
+                self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=self.conf.confs[0].mini_batch
+            )
         self.conf.iteration_count = it + 1
         for listener in self.listeners:
             _call(listener, "iterationDone", self, it, ep)
@@ -383,6 +385,24 @@ class MultiLayerNetwork:
                         f"gradient of {l.describe()} became non-finite at {where}; parameters are left at their "
                         "last finite values"
                     )
+
+    @contextlib.contextmanager
+    def _rollback_if_non_finite(self, iteration: int, epoch: int, layer: int | None = None):
+        """Keep a copy of the parameters across an update; if the update overflows, restore them and raise."""
+        from ...kernels.reductions import all_finite
+
+        backup = getattr(self, "_param_backup", None)
+        if backup is None or backup.shape != self._params.shape:
+            backup = self._param_backup = np.empty_like(self._params)
+        np.copyto(backup, self._params)
+        yield
+        if not all_finite(self._params):
+            np.copyto(self._params, backup)
+            where = f" in {self.layers[layer].describe()}" if layer is not None else ""
+            raise NonFiniteException(
+                f"the parameter update{where} overflowed to NaN/inf at epoch {epoch}, iteration {iteration} "
+                "(learning rate too high?); parameters were restored to their last finite values"
+            )
 
     @staticmethod
     def _reset_if_needed(data: Any) -> None:
@@ -461,9 +481,10 @@ class MultiLayerNetwork:
         score += layer.regularization_score(False, it, ep)
         self._check_finite(score, it, ep, layerIdx)
         self._score = score
-        self.pretrain_updater(layerIdx).update(
-            self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=conf.mini_batch, skip_pretrain=False
-        )
+        with self._rollback_if_non_finite(it, ep, layerIdx):
+            self.pretrain_updater(layerIdx).update(
+                self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=conf.mini_batch, skip_pretrain=False
+            )
         conf.iteration_count = it + 1
         for listener in self.listeners:
             _call(listener, "iterationDone", self, it, ep)

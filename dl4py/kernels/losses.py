@@ -1,0 +1,372 @@
+"""Loss functions of DL4J (``org.nd4j.linalg.lossfunctions.impl``) fused with their output activation.
+
+``loss_score_and_gradient`` does, per L1-sized block of rows, a = act(z), the per-example scores, the total score and
+∂score/∂z in one pass, with DL4J's semantics (spec §7):
+
+* the total is ``computeScore(average=false)``: the sum over all entries, not divided by N (the caller divides);
+* ``row_scores`` is ``computeScoreArray``: per-example sums;
+* the gradient is ``computeGradient``: ∂(summed score)/∂z per element, not divided by N;
+* the activation is applied inside, as in DL4J (softmax + MCXENT/NLL uses the fused a − y).
+
+Losses and parameters (``lp``, float64, length 4; ``loss_params`` fills DL4J's defaults):
+
+==========================  ==============================================================================
+code                        notes
+==========================  ==============================================================================
+MSE                         w(y−a)²/D; score array also /D
+L2, L1                      w(y−a)², w|a−y|
+MAE                         w|a−y|/D in the total, but ``row_scores`` is NOT divided by D (DL4J's
+                            ``LossMAE.computeScoreArray`` divides by the column count of the N×1 array, i.e. 1)
+XENT                        ``lp[0]`` = clipEps (1e-5): a clipped to [ε, 1−ε] in score and gradient,
+                            dL/da = (a−y)/(a(1−a)) with the clipped a, then through the activation
+                            (sigmoid: exactly DL4J's ``LossBinaryXENT``). With SOFTMAX the score is
+                            −Σ w·y·logsoftmax(z) (unclipped, no (1−y) term) while the gradient stays the
+                            clipped binary-XENT one pushed through the softmax Jacobian, weights applied after
+                            it — DL4J's inconsistency, kept (DL4J's output-layer validation rejects the pair)
+MCXENT, NEGATIVELOGLIKELIHOOD  ``lp[0]`` = softmaxClipEps (1e-10). SOFTMAX: score −Σ w·y·log(clip(a)), gradient
+                            a − y without weights (exact only for rows of y summing to 1, as DL4J),
+                            a·Σ_j(y_j w_j) − y·w with weights. Other activations: −Σ w·y·log a, −w·y/a
+KLD                         y·log(y/a) with y and a clipped to [1e-5, 1] in the score; gradient −y/a unclipped
+COSINE_PROXIMITY            −(y·a)/(max(|y|,1e-5)·max(|a|,1e-5)) per row; DL4J's gradient with
+                            max(|a|², 1e-5) in the denominator
+HINGE, SQUARED_HINGE        max(0, 1−y·a) and its square (labels ±1)
+MAPE, MSLE                  (100/D)·|(y−a)/y| and (1/D)·log((a+1)/(y+1))², weighted
+POISSON                     a − y·log a
+WASSERSTEIN                 total Σ_rows mean_cols(y·a); ``row_scores`` = row means; gradient y/D
+==========================  ==============================================================================
+
+Per-output weights (``weights``, 1-D of length D, or an empty array for none) exist in DL4J for MSE, L2, L1, MAE,
+XENT, MCXENT/NLL, MAPE and MSLE; passing weights with any other loss raises ``ValueError``.
+
+Arrays: all of one dtype (float32 or float64; lazily compiled, one signature per dtype), 2-D C-contiguous
+[N, D] (``row_scores`` 1-D [N], ``weights`` 1-D). ``a_buf`` is scratch for a = act(z) (it must not overlap ``z``);
+``grad_out`` may be ``a_buf`` itself (it then holds the gradient on return). The only allocations are small
+NumPy-runtime scratch rows (invisible to the Python allocator). float32 logs use a vectorisable bit-cast log
+(relative error ~1e-7); float64 uses ``math.log``.
+
+Note for developers: these kernels inline code from ``activations.py``; numba's on-disk cache of this module is
+keyed on this file only, so after editing ``activations.py`` delete ``__pycache__/losses*.nb[ic]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dl4py.kernels.activations import (
+    SOFTMAX,
+    _bwd_block,
+    _copy,
+    _fwd_block,
+    _inline,
+    _jit,
+    _log,
+    _rows_per_block,
+    _same,
+    act_params,
+)
+
+__all__ = [
+    "MSE", "L2", "L1", "MAE", "XENT", "MCXENT", "NEGATIVELOGLIKELIHOOD", "KLD", "COSINE_PROXIMITY", "HINGE",
+    "SQUARED_HINGE", "MAPE", "MSLE", "POISSON", "WASSERSTEIN", "CODE_BY_CLASS", "CODE_BY_ENUM", "DEFAULT_PARAMS",
+    "WEIGHTED", "loss_params", "loss_score_and_gradient", "loss_score", "warmup",
+]
+
+(MSE, L2, L1, MAE, XENT, MCXENT, KLD, COSINE_PROXIMITY, HINGE, SQUARED_HINGE, MAPE, MSLE, POISSON,
+ WASSERSTEIN) = range(14)
+NEGATIVELOGLIKELIHOOD = MCXENT  # LossNegativeLogLikelihood extends LossMCXENT without changes
+
+CODE_BY_CLASS: dict[str, int] = {
+    "LossMSE": MSE, "LossL2": L2, "LossL1": L1, "LossMAE": MAE, "LossBinaryXENT": XENT, "LossMCXENT": MCXENT,
+    "LossNegativeLogLikelihood": NEGATIVELOGLIKELIHOOD, "LossKLD": KLD, "LossCosineProximity": COSINE_PROXIMITY,
+    "LossHinge": HINGE, "LossSquaredHinge": SQUARED_HINGE, "LossMAPE": MAPE, "LossMSLE": MSLE,
+    "LossPoisson": POISSON, "LossWasserstein": WASSERSTEIN,
+}
+CODE_BY_ENUM: dict[str, int] = {  # LossFunctions.LossFunction names (SPARSE_MCXENT: one-hot labels + MCXENT)
+    "MSE": MSE, "SQUARED_LOSS": MSE, "L2": L2, "L1": L1, "MEAN_ABSOLUTE_ERROR": MAE, "XENT": XENT,
+    "MCXENT": MCXENT, "SPARSE_MCXENT": MCXENT, "NEGATIVELOGLIKELIHOOD": NEGATIVELOGLIKELIHOOD, "KL_DIVERGENCE": KLD,
+    "RECONSTRUCTION_CROSSENTROPY": KLD, "COSINE_PROXIMITY": COSINE_PROXIMITY, "HINGE": HINGE,
+    "SQUARED_HINGE": SQUARED_HINGE, "MEAN_ABSOLUTE_PERCENTAGE_ERROR": MAPE, "MEAN_SQUARED_LOGARITHMIC_ERROR": MSLE,
+    "POISSON": POISSON, "WASSERSTEIN": WASSERSTEIN,
+}
+DEFAULT_PARAMS: dict[int, tuple[float, float, float, float]] = {c: (0.0, 0.0, 0.0, 0.0) for c in range(14)}
+DEFAULT_PARAMS[XENT] = (1e-5, 0.0, 0.0, 0.0)
+DEFAULT_PARAMS[MCXENT] = (1e-10, 0.0, 0.0, 0.0)
+WEIGHTED: frozenset[int] = frozenset({MSE, L2, L1, MAE, XENT, MCXENT, MAPE, MSLE})
+
+_EPS_THRESHOLD = 1e-5  # Nd4j.EPS_THRESHOLD: KLD clipping, cosine-proximity norm floors
+
+
+def loss_params(code: int, *values: float) -> np.ndarray:
+    """The float64 ``lp`` array for ``code``: the given leading values, DL4J's defaults for the rest."""
+    p = np.array(DEFAULT_PARAMS[code], dtype=np.float64)
+    p[: len(values)] = values
+    return p
+
+
+@_inline
+def _supports_weights(loss):
+    return (loss == MSE or loss == L2 or loss == L1 or loss == MAE or loss == XENT or loss == MCXENT
+            or loss == MAPE or loss == MSLE)
+
+
+@_inline
+def _sign(x):
+    T = type(x)
+    neg = T(-1.0) if x < T(0.0) else T(0.0)
+    return T(1.0) if x > T(0.0) else neg
+
+
+@_jit
+def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
+    """Scores and dL/da for a block of whole rows flattened to 1-D (row length ``width``).
+
+    Writes the per-example scores into ``rows`` and dL/da into ``s`` (softmax + MCXENT: dL/dz directly);
+    returns the block's contribution to the total score (float64).
+    """
+    T = z.dtype.type
+    nrows = rows.shape[0]
+    inv_w = 1.0 / max(width, 1)
+    total = 0.0
+    if loss == MSE or loss == L2:
+        scale = inv_w if loss == MSE else 1.0
+        g = T(2.0 * scale)
+        for r in range(nrows):
+            yr, ar, sr, wr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width], w
+            acc = 0.0
+            for j in range(width):
+                d = ar[j] - yr[j]
+                wd = wr[j] * d
+                acc += wd * d
+                sr[j] = g * wd
+            rows[r] = acc * scale
+            total += acc * scale
+    elif loss == L1 or loss == MAE:
+        g = T(inv_w) if loss == MAE else T(1.0)
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                d = ar[j] - yr[j]
+                acc += w[j] * abs(d)
+                sr[j] = g * w[j] * _sign(d)
+            rows[r] = acc  # MAE: computeScoreArray is not divided by D (DL4J)
+            total += acc * inv_w if loss == MAE else acc
+    elif loss == XENT:
+        lo, hi = T(clip), T(1.0 - clip)
+        for r in range(nrows):
+            yr, zr, ar = y[r * width:(r + 1) * width], z[r * width:(r + 1) * width], a[r * width:(r + 1) * width]
+            sr = s[r * width:(r + 1) * width]
+            acc = 0.0
+            if softmax:  # DL4J: LogSoftMax op, unclipped, y·log(a) term only
+                m = zr[0] if width > 0 else T(0.0)
+                for j in range(width):
+                    m = max(m, zr[j])
+                se = 0.0
+                for j in range(width):
+                    se += np.exp(np.float64(zr[j] - m))
+                lse = np.float64(m) + np.log(se)
+                for j in range(width):
+                    acc += w[j] * yr[j] * (np.float64(zr[j]) - lse)
+            else:
+                for j in range(width):
+                    ac = min(max(ar[j], lo), hi)
+                    acc += w[j] * (yr[j] * _log(ac) + (T(1.0) - yr[j]) * _log(T(1.0) - ac))
+            for j in range(width):  # weights: after the activation's backprop (DL4J); same for elementwise
+                ac = min(max(ar[j], lo), hi)
+                g = (ac - yr[j]) / (ac * (T(1.0) - ac))
+                sr[j] = g if softmax else w[j] * g
+            rows[r] = -acc
+            total -= acc
+    elif loss == MCXENT:
+        lo, hi = T(clip), T(1.0 - clip)
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            if softmax:
+                for j in range(width):
+                    acc += w[j] * yr[j] * _log(min(max(ar[j], lo), hi))
+                if has_w:
+                    syw = 0.0
+                    for j in range(width):
+                        syw += yr[j] * w[j]
+                    c = T(syw)
+                    for j in range(width):
+                        sr[j] = ar[j] * c - yr[j] * w[j]
+                else:
+                    for j in range(width):
+                        sr[j] = ar[j] - yr[j]
+            else:
+                for j in range(width):
+                    acc += w[j] * yr[j] * _log(ar[j])
+                    sr[j] = -w[j] * yr[j] / ar[j]
+            rows[r] = -acc
+            total -= acc
+    elif loss == KLD:
+        lo, one = T(_EPS_THRESHOLD), T(1.0)
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                yc = min(max(yr[j], lo), one)
+                acc += yc * _log(yc / min(max(ar[j], lo), one))
+                sr[j] = -yr[j] / ar[j]
+            rows[r] = acc
+            total += acc
+    elif loss == COSINE_PROXIMITY:
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            ya, yy, aa = 0.0, 0.0, 0.0
+            for j in range(width):
+                ya += yr[j] * ar[j]
+                yy += yr[j] * yr[j]
+                aa += ar[j] * ar[j]
+            ny, na = max(np.sqrt(yy), _EPS_THRESHOLD), max(np.sqrt(aa), _EPS_THRESHOLD)
+            den = ny * na * max(aa, _EPS_THRESHOLD)
+            cy, ca = T(-aa / den), T(ya / den)
+            for j in range(width):
+                sr[j] = cy * yr[j] + ca * ar[j]
+            rows[r] = -ya / (ny * na)
+            total -= ya / (ny * na)
+    elif loss == HINGE or loss == SQUARED_HINGE:
+        sq = loss == SQUARED_HINGE
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                m = T(1.0) - yr[j] * ar[j]
+                mp = max(m, T(0.0))
+                acc += mp * mp if sq else mp
+                g = T(-2.0) * yr[j] * m if sq else -yr[j]
+                sr[j] = g if m > T(0.0) else T(0.0)
+            rows[r] = acc
+            total += acc
+    elif loss == MAPE:
+        c = 100.0 * inv_w
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                acc += w[j] * abs((yr[j] - ar[j]) / yr[j])
+                sr[j] = T(-c) * w[j] * _sign(yr[j] - ar[j]) / abs(yr[j])
+            rows[r] = acc * c
+            total += acc * c
+    elif loss == MSLE:
+        g = T(2.0 * inv_w)
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                lr = _log((ar[j] + T(1.0)) / (yr[j] + T(1.0)))
+                acc += w[j] * lr * lr
+                sr[j] = g * w[j] * lr / (ar[j] + T(1.0))
+            rows[r] = acc * inv_w
+            total += acc * inv_w
+    elif loss == POISSON:
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                acc += ar[j] - yr[j] * _log(ar[j])
+                sr[j] = T(1.0) - yr[j] / ar[j]
+            rows[r] = acc
+            total += acc
+    elif loss == WASSERSTEIN:
+        g = T(inv_w)
+        for r in range(nrows):
+            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+            acc = 0.0
+            for j in range(width):
+                acc += yr[j] * ar[j]
+                sr[j] = yr[j] * g
+            rows[r] = acc * inv_w
+            total += acc * inv_w
+    else:
+        raise ValueError("unknown loss code")
+    return total
+
+
+@_jit
+def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_scores):
+    """Shared body; ``grad_out`` with 0 rows (and N > 0) means score only."""
+    n, width = z.shape
+    want_grad = grad_out.shape[0] > 0
+    if labels.shape != z.shape or a_buf.shape != z.shape or (want_grad and grad_out.shape != z.shape):
+        raise ValueError("labels, z, a_buf and grad_out must have the same shape")
+    if row_scores.shape[0] != n:
+        raise ValueError("row_scores must have one entry per row")
+    if lp.shape[0] < 4:
+        raise ValueError("loss parameters lp must be a float64 array of length 4")
+    if n > 0 and width > 0 and _same(a_buf, z):
+        raise ValueError("a_buf must not be z")
+    has_w = weights.shape[0] > 0
+    if has_w and weights.shape[0] != width:
+        raise ValueError("weights must have one entry per column")
+    if has_w and not _supports_weights(loss):
+        raise ValueError("this loss function has no per-output weights in DL4J")
+    q0, q1, q2 = act_params(act, ap, z)
+    softmax = act == SOFTMAX
+    fused = softmax and loss == MCXENT
+    post_w = has_w and softmax and loss == XENT
+    w = weights if has_w else np.ones(width, z.dtype)
+    rb = _rows_per_block(width)
+    s = np.empty(rb * width, z.dtype)
+    alias = want_grad and not fused and _same(grad_out, a_buf)
+    t = np.empty(rb * width if alias else 0, z.dtype)
+    size = n * width
+    zf, yf, af = z.reshape(size), labels.reshape(size), a_buf.reshape(size)
+    gf = grad_out.reshape(grad_out.size)
+    total = 0.0
+    for i0 in range(0, n, rb):
+        i1 = min(n, i0 + rb)
+        k0, k1 = i0 * width, i1 * width
+        zb, ab, gb, sb = zf[k0:k1], af[k0:k1], gf[k0:k1], s[:k1 - k0]
+        _fwd_block(act, q0, q1, q2, width, zb, ab)
+        total += _loss_block(loss, lp[0], softmax, has_w, width, yf[k0:k1], zb, ab, w, sb, row_scores[i0:i1])
+        if not want_grad:
+            continue
+        if fused:
+            _copy(sb, gb)
+        elif alias:
+            tb = t[:k1 - k0]
+            _bwd_block(act, q0, q1, q2, width, zb, ab, sb, tb)
+            _copy(tb, gb)
+        else:
+            _bwd_block(act, q0, q1, q2, width, zb, ab, sb, gb)
+        if post_w:
+            for r in range(0, k1 - k0, width):
+                gr = gb[r:r + width]
+                for j in range(width):
+                    gr[j] *= w[j]
+    return total
+
+
+@_jit
+def loss_score_and_gradient(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores):
+    """Score, per-example scores and gradient of a DL4J loss applied to act(z); returns the total (float).
+
+    ``loss_score_and_gradient(loss_code: int, lp: float64[4], act_code: int, ap: float64[4], labels: T[N, D],
+    z: T[N, D], weights: T[D] or T[0], a_buf: T[N, D], grad_out: T[N, D], row_scores: T[N]) -> float``.
+    On return ``a_buf`` = act(z) (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z,
+    ``row_scores`` = DL4J's ``computeScoreArray``; the return value is ``computeScore(average=false)``.
+    """
+    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores)
+
+
+@_jit
+def loss_score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
+    """Score only (inference scoring): as ``loss_score_and_gradient`` without the gradient.
+
+    ``loss_score(loss_code: int, lp: float64[4], act_code: int, ap: float64[4], labels, z: T[N, D],
+    weights: T[D] or T[0], a_buf: T[N, D], row_scores: T[N]) -> float``.
+    """
+    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, a_buf[:0], row_scores)
+
+
+def warmup(dtypes=(np.float32, np.float64)) -> None:
+    """Compile (or load from the on-disk cache) both loss kernels for the given dtypes."""
+    from dl4py.kernels.activations import params
+
+    for dt in dtypes:
+        z = np.zeros((2, 3), dt)
+        y, a, g, r = np.zeros_like(z), np.zeros_like(z), np.zeros_like(z), np.zeros(2, dt)
+        loss_score_and_gradient(MSE, loss_params(MSE), 0, params(0), y, z, np.empty(0, dt), a, g, r)
+        loss_score(MSE, loss_params(MSE), 0, params(0), y, z, np.empty(0, dt), a, r)
