@@ -61,9 +61,11 @@ def _numpy_step_fn():
 
 
 def worker(system: str, threads: int, batches: int, epochs: int) -> None:
-    from threadpoolctl import threadpool_limits
+    import numpy  # noqa: F401  (load the BLAS first: threadpoolctl only limits libraries already loaded)
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=threads, user_api="blas"):
+        blas_threads = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
         data = _data(batches)
         step = _dl4py_step_fn() if system == "dl4py" else _numpy_step_fn()
         for x in data:  # warm-up epoch (JIT cache load, workspace allocation)
@@ -73,14 +75,20 @@ def worker(system: str, threads: int, batches: int, epochs: int) -> None:
             for x in data:
                 step(x)
         elapsed = time.perf_counter() - t0
-    print(json.dumps({"system": system, "examples_per_s": epochs * batches * BATCH / elapsed}))
+    print(json.dumps({"system": system, "examples_per_s": epochs * batches * BATCH / elapsed,
+                      "blas_threads": blas_threads}))
 
 
 def _run_worker(system: str, args) -> float:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", system, "--threads", str(args.threads),
            "--batches", str(args.batches), "--epochs", str(args.epochs)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE.parent).stdout
-    return json.loads(out.strip().splitlines()[-1])["examples_per_s"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE.parent, env=env).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if any(t != args.threads for t in result["blas_threads"]):
+        raise RuntimeError(f"worker ran with BLAS threads {result['blas_threads']}, expected {args.threads}")
+    return result["examples_per_s"]
 
 
 def _blas_info(threads: int) -> str:

@@ -17,6 +17,7 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = Fal
     """Compile (or load from numba's on-disk cache) every engine kernel for ``dtypes``; returns seconds per
     kernel module. Run once after installing (``python -m dl4py warmup``) so the first ``fit`` starts at once."""
     import importlib
+    import inspect
     import time
 
     import numpy as np
@@ -31,7 +32,10 @@ def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = Fal
         if fn is None:
             continue
         start = time.perf_counter()
-        fn(tuple(np.dtype(d).type for d in dtypes))
+        if inspect.signature(fn).parameters:  # some modules' warmup() takes the dtypes, others warm both
+            fn(tuple(np.dtype(d).type for d in dtypes))
+        else:
+            fn()
         timings[name] = time.perf_counter() - start
         if verbose:
             print(f"dl4py.kernels.{name}: {timings[name]:.2f} s")

@@ -225,6 +225,38 @@ def test_supervised_gradient(afn, lf, out_act, k, learn_first):
     assert np.all(net.getLayer(0).grads["vb"] == 0)
 
 
+def test_supervised_gradient_with_dropout_uses_one_mask():
+    """dl4py's training-mode forward applies the dropout mask its backprop uses (DL4J's encode skips dropout while
+    its backprop applies it): with the Generator reseeded before each evaluation the gradient checks exactly."""
+    rng = np.random.default_rng(21)
+    x, y = _iris_like(rng, 12)
+    conf = (
+        NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE).seed(3).updater(NoOp())
+        .list()
+        .layer(AutoEncoder.Builder().nIn(4).nOut(3).activation("tanh").dropOut(0.6).build())
+        .layer(OutputLayer.Builder(LF.MCXENT).nIn(3).nOut(3).activation("softmax").build())
+        .build()
+    )
+    net = MultiLayerNetwork(conf).init()
+
+    def reseed():
+        net.rng = np.random.default_rng(99)
+
+    reseed()
+    _, raw = net.computeGradientAndScore(x, y)
+    analytic = raw / x.shape[0]
+
+    def f():
+        reseed()
+        return net.score((x, y), True)
+
+    result = check_flat_gradient(f, net.params(), analytic)
+    assert result.passed, result.failures[:5]
+    reseed()
+    dropped = net.output(x, True)
+    assert not np.allclose(dropped, net.output(x))  # dropout is active in training mode, not at inference
+
+
 def test_supervised_fit_leaves_vb_untouched():
     rng = np.random.default_rng(0)
     x, y = _iris_like(rng, 40)

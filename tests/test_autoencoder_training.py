@@ -20,9 +20,23 @@ from dl4py.nn.multilayer import MultiLayerNetwork
 
 LF = LossFunctions.LossFunction
 
-#: held-out accuracies the tests require (measured: MNIST fixture ≈ 0.86, digits ≈ 0.96)
-MNIST_MIN_ACCURACY = 0.78
-DIGITS_MIN_ACCURACY = 0.92
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """These minibatches are small (32 rows): one BLAS thread is as fast, and immune to the slowdown two
+    OpenBLAS threads suffer when the machine's two vCPUs are shared with other processes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+#: held-out accuracies the tests require (measured with these seeds: MNIST fixture 0.891 on 128 held-out examples,
+#: digits 0.987 on 450)
+MNIST_MIN_ACCURACY = 0.80
+DIGITS_MIN_ACCURACY = 0.95
 
 
 def _stack(n_in, h1, h2, seed=12345, lr=3e-3):
@@ -92,7 +106,7 @@ def test_stacked_denoising_autoencoder_digits():
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x[order], y[order]
     x_train, y_train, x_test, y_test = x[:1347], y[:1347], x[1347:], y[1347:]
-    _, losses, accuracy = _run(x_train, y_train, x_test, y_test, h1=48, h2=32, pre_epochs=10, fine_epochs=30,
+    _, losses, accuracy = _run(x_train, y_train, x_test, y_test, h1=48, h2=32, pre_epochs=20, fine_epochs=30,
                                batch=32)
     for i, (before, after, held_out) in enumerate(losses):
         assert after < 0.8 * before, f"layer {i}: reconstruction loss {before:.4f} -> {after:.4f}"
@@ -102,11 +116,10 @@ def test_stacked_denoising_autoencoder_digits():
 
 def test_pretraining_step_allocates_almost_nothing():
     """After warm-up, float32 784-256 pretraining steps (batch 128, masking noise, sparsity, L2, Adam) through
-    ``MultiLayerNetwork.pretrainLayer`` allocate nothing that outlives a step (< 20 KB over 5 steps; measured:
-    0 bytes) and no minibatch-sized temporary: the transient peak (measured ≈ 20 KB) is the O(nIn) float64 scratch
-    rows the shared numba loss and activation kernels take from the NumPy runtime inside one call (numba's runtime
-    allocates through PyMem_RawMalloc, so tracemalloc sees it); one [128, 784] float32 temporary alone would be
-    401 KB."""
+    ``MultiLayerNetwork.pretrainLayer`` allocate almost nothing: less than 20 KB at the peak of 5 steps (measured
+    about 1.5 KB: small Python objects such as views and floats) and nothing that outlives a step. Numba's runtime
+    allocates through PyMem_RawMalloc, so kernel scratch would be counted too; one [128, 784] float32 temporary
+    alone would be 401 KB."""
     conf = (
         NeuralNetConfiguration.Builder().seed(1).updater(Adam(1e-3)).l2(1e-4)
         .list()
@@ -127,8 +140,8 @@ def test_pretraining_step_allocates_almost_nothing():
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert current - base < 20_000, f"{current - base} bytes still allocated after 5 steps"
-    assert peak - base < 48_000, f"transient peak {peak - base} bytes above baseline during 5 steps"
+    assert peak - base < 20_000, f"peak {peak - base} bytes above baseline during 5 steps"
+    assert current - base < 4_000, f"{current - base} bytes still allocated after 5 steps"
 
 
 def test_example_quick_run(dl4j, capsys):

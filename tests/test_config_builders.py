@@ -5,7 +5,7 @@ global options reach layers (including DL4J's quirks); layer naming, indexing an
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -351,6 +351,24 @@ def test_reconstruction_distribution_constructors():
     assert BernoulliReconstructionDistribution().distributionInputSize(5) == 5
 
 
+def test_schedule_in_place_of_a_number():
+    """DL4J's ``Adam(ISchedule)``, ``Dropout(ISchedule)``, ``DropConnect(ISchedule)``: the number is NaN and the
+    schedule is kept (written as ``"learningRate" : "NaN"`` / ``"p" : "NaN"``)."""
+    from dl4py.schedule import MapSchedule, ScheduleType, StepSchedule
+
+    schedule = MapSchedule.Builder(ScheduleType.ITERATION).add(0, 0.1).add(10, 0.01).build()
+    adam = Adam(schedule)
+    assert math.isnan(adam.learning_rate) and adam.learning_rate_schedule == schedule
+    assert adam.getLearningRate(9) == 0.1 and adam.getLearningRate(10) == 0.01
+    retain = StepSchedule(ScheduleType.EPOCH, 0.9, 0.5, 2.0)
+    dropout = Dropout(retain)
+    assert math.isnan(dropout.p) and dropout.p_schedule == retain and dropout.getP(0, 2) == 0.45
+    assert '"p" : "NaN"' in dropout.toJson()
+    drop_connect = DropConnect(retain)
+    assert math.isnan(drop_connect.weight_retain_prob) and drop_connect.weight_retain_prob_schedule == retain
+    assert DenseLayer.Builder().dropOut(dropout).build().drop_out == Dropout(p_schedule=retain, p=math.nan)
+
+
 @pytest.mark.parametrize("method", ["addDistribution", "add_distribution"])
 def test_composite_builder(method):
     builder = CompositeReconstructionDistribution.Builder()
@@ -551,6 +569,17 @@ def test_nin_inferred_from_previous_nout():
     net = (Global().list().layer(DenseLayer.Builder().nIn(5).nOut(4).build())
            .layer(OutputLayer.Builder().nOut(3).build()).build())
     assert [c.layer.n_in for c in net.confs] == [5, 4]
+
+
+def test_nin_inferred_after_any_first_layer():
+    """Deliberate difference: DL4J infers the input type only from a first DenseLayer/EmbeddingLayer/OutputLayer,
+    so after a first VAE or AutoEncoder every nIn must be given; dl4py chains nIn after any feed-forward layer."""
+    net = (Global().list()
+           .layer(VariationalAutoencoder.Builder().nIn(10).nOut(3).build())
+           .layer(AutoEncoder.Builder().nOut(2).build())
+           .layer(OutputLayer.Builder().nOut(2).build())
+           .build())
+    assert [c.layer.n_in for c in net.confs] == [10, 3, 2]
 
 
 def test_nin_inferred_from_feed_forward_input_type():

@@ -8,7 +8,6 @@ corruptionLevel, and Bernoulli with an activation that can leave [0, 1] (DL4J on
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 from typing import Any, Callable
@@ -23,7 +22,7 @@ from dl4py.learning.config import AdaDelta, AdaGrad, Adam, AdaMax, AMSGrad, Nada
 from dl4py.learning.regularization import L1Regularization, L2Regularization, WeightDecay
 from dl4py.lossfunctions import LossFunctions
 from dl4py.nn.conf import MultiLayerConfiguration, NeuralNetConfiguration
-from dl4py.nn.conf.distribution import NormalDistribution
+from dl4py.nn.conf.inputs import InputType
 from dl4py.nn.conf.layers import AutoEncoder, DenseLayer, LossLayer, OutputLayer
 from dl4py.nn.conf.layers.variational import (
     BernoulliReconstructionDistribution,
@@ -424,14 +423,20 @@ def test_default_data_type_is_float():
     assert Global().list().layer(DenseLayer(n_in=2, n_out=2)).build().data_type is DataType.FLOAT
 
 
+def test_seed_must_be_a_java_long():
+    raises(DL4JInvalidConfigException, lambda: Global().seed(2**63).list(), "NeuralNetConfiguration.Builder", "seed",
+           str(2**63), "9223372036854775807")
+    raises(InvalidJsonException, lambda: MultiLayerConfiguration.fromJson(mlp_json(lambda d: d["confs"][0].update(seed=-2**63 - 1))),
+           "confs[0]", "seed", "-9223372036854775808")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # nothing half-built
 # ---------------------------------------------------------------------------------------------------------
 def test_failing_network_build_returns_nothing_and_changes_nothing():
     bad_out = OutputLayer.Builder(LF.MCXENT).activation(Activation.RELU).nOut(3).build()
     dense = DenseLayer.Builder().nOut(4).build()
-    lb = Global().seed(1).list().layer(dense).layer(bad_out).setInputType(
-        __import__("dl4py.nn.conf.inputs", fromlist=["InputType"]).InputType.feedForward(5))
+    lb = Global().seed(1).list().layer(dense).layer(bad_out).setInputType(InputType.feedForward(5))
     result = None
     with pytest.raises(DL4JInvalidConfigException):
         result = lb.build()

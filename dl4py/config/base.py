@@ -14,7 +14,7 @@ keyword arguments or from JSON is checked by the same code.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +22,9 @@ from .._naming import snake_to_camel
 from ..exceptions import DL4JInvalidConfigException
 
 _OPTION_KEY = "dl4j"
+
+#: a Java ``long`` (DL4J's seeds): dl4py refuses integers DL4J could not read back
+JavaLong = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 def option(

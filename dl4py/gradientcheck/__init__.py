@@ -79,6 +79,8 @@ def regularization_gradient(net: Any) -> np.ndarray:
         for key in layer.keys:
             n = layer.param_sizes[key]
             regs = conf.regularization if key in weights else conf.regularization_bias if key in biases else []
+            if conf.isPretrainParam(key):  # not in the supervised score, skipped by the updater (DL4J)
+                regs = []
             w = net.params()[offset : offset + n]
             for r in regs:
                 c = r.coefficient(it, ep)

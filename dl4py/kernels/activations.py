@@ -39,6 +39,7 @@ layout raises ``TypeError`` (no silent recompilation).
 from __future__ import annotations
 
 import math
+import threading
 
 import numba as nb
 import numpy as np
@@ -562,22 +563,12 @@ def _copy(src, dst):
 
 
 @_inline
-def _empty_row(z):
-    return z.reshape(z.size)[:0]
-
-
-@_inline
-def _rows_per_block(width):
-    return max(1, _BLOCK // max(width, 1))
-
-
-@_inline
 def _check_same_shape(a, b):
     if a.shape[0] != b.shape[0] or a.shape[1] != b.shape[1]:
         raise ValueError("arrays must have the same shape")
 
 
-@_jit
+@_inline
 def act_params(code, p, z):
     """p -> three scalars of z's dtype with DL4J's conventions resolved (RELU: NaN max -> +inf; RRELU: (l+u)/2)."""
     if p.shape[0] < 4:
@@ -591,24 +582,28 @@ def act_params(code, p, z):
     return T(p0), T(p1), T(p2)
 
 
-@_jit
-def forward_rows(code, q0, q1, q2, z, b, out):
+@_inline
+def _block_rows(width):
+    return max(1, _BLOCK // max(width, 1))
+
+
+@_inline
+def _forward_rows(code, q0, q1, q2, z, b, out, tmp):
     """[z += b per row, if b has length > 0,] out = f(z); ``out`` either ``z`` itself or disjoint.
 
-    Engine-internal entry (parameters already resolved by ``act_params``), shared with the loss kernels.
+    Out of place without bias: one block (the whole array); otherwise L1-sized blocks, computed into the scratch
+    ``tmp`` (at least ``_block_rows(D)·D`` elements) when in place.
     """
     n, width = z.shape
     zf, of = z.reshape(n * width), out.reshape(n * width)
     with_bias = b.shape[0] > 0
     inplace = _same(z, out)
-    if not inplace and not with_bias:
-        _fwd_block(code, q0, q1, q2, width, zf, of)
-        return
-    rb = _rows_per_block(width)
-    tmp = np.empty(rb * width if inplace else 0, z.dtype)
+    rb = _block_rows(width) if inplace or with_bias else n
+    if inplace and tmp.shape[0] < rb * width:
+        raise ValueError("scratch buffer too small")
     for i0 in range(0, n, rb):
         k0, k1 = i0 * width, min(n, i0 + rb) * width
-        zblk = zf[k0:k1]
+        zblk, oblk = zf[k0:k1], of[k0:k1]
         if with_bias:
             for r in range(0, k1 - k0, width):
                 row = zblk[r:r + width]
@@ -617,27 +612,24 @@ def forward_rows(code, q0, q1, q2, z, b, out):
         if inplace:
             t = tmp[:k1 - k0]
             _fwd_block(code, q0, q1, q2, width, zblk, t)
-            _copy(t, of[k0:k1])
+            _copy(t, oblk)
         else:
-            _fwd_block(code, q0, q1, q2, width, zblk, of[k0:k1])
+            _fwd_block(code, q0, q1, q2, width, zblk, oblk)
 
 
-@_jit
-def backward_rows(code, q0, q1, q2, z, out, eps, delta, db):
-    """delta = f'(z) ⊙ eps, ``delta`` either ``eps`` or disjoint; db = Σ_rows delta when db has length > 0.
-
-    Engine-internal entry (parameters already resolved by ``act_params``), shared with the loss kernels.
-    """
+@_inline
+def _backward_rows(code, q0, q1, q2, z, out, eps, delta, db, tmp, acc):
+    """delta = f'(z) ⊙ eps, ``delta`` either ``eps`` (via the scratch ``tmp``) or disjoint; if len(db) > 0,
+    db = Σ_rows delta accumulated in the float64 scratch ``acc`` (at least D elements)."""
     n, width = z.shape
     zf, of, ef, df = z.reshape(n * width), out.reshape(n * width), eps.reshape(n * width), delta.reshape(n * width)
     with_bias = db.shape[0] > 0
     inplace = _same(eps, delta)
-    if not inplace and not with_bias:
-        _bwd_block(code, q0, q1, q2, width, zf, of, ef, df)
-        return
-    rb = _rows_per_block(width)
-    tmp = np.empty(rb * width if inplace else 0, z.dtype)
-    acc = np.zeros(width if with_bias else 0, np.float64)
+    rb = _block_rows(width) if inplace or with_bias else n
+    if (inplace and tmp.shape[0] < rb * width) or (with_bias and acc.shape[0] < width):
+        raise ValueError("scratch buffer too small")
+    for j in range(width if with_bias else 0):
+        acc[j] = 0.0
     for i0 in range(0, n, rb):
         k0, k1 = i0 * width, min(n, i0 + rb) * width
         dblk = df[k0:k1]
@@ -652,67 +644,108 @@ def backward_rows(code, q0, q1, q2, z, out, eps, delta, db):
                 row = dblk[r:r + width]
                 for j in range(width):
                     acc[j] += row[j]
-    for j in range(acc.shape[0]):
+    for j in range(width if with_bias else 0):
         db[j] = acc[j]
 
 
-# --------------------------------------------------------------------------------------------------------------
-# public kernels (lazily compiled, one signature per dtype, cached on disk)
-# --------------------------------------------------------------------------------------------------------------
 @_jit
-def act_forward(code, p, z, out):
-    """out = f(z) element-wise (SOFTMAX: row-wise, max-shifted). ``out`` may be ``z``.
-
-    ``act_forward(code: int, p: float64[4], z: T[N, D], out: T[N, D]) -> None`` with T float32 or float64.
-    """
+def _forward(code, p, z, b, out, tmp):
+    """Compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``; b may be empty."""
     _check_same_shape(z, out)
-    q0, q1, q2 = act_params(code, p, z)
-    forward_rows(code, q0, q1, q2, z, _empty_row(z), out)
-
-
-@_jit
-def bias_act_forward(code, p, z, b, out):
-    """z += b (b broadcast over rows; z keeps the pre-activation), then out = f(z), fused per L1-sized block.
-
-    ``bias_act_forward(code: int, p: float64[4], z: T[N, D], b: T[D], out: T[N, D]) -> None``; ``out`` may be ``z``.
-    """
-    _check_same_shape(z, out)
-    width = z.shape[1]
-    if b.shape[0] != width:
+    if b.shape[0] != z.shape[1] and b.shape[0] != 0:
         raise ValueError("bias length must equal the number of columns")
     q0, q1, q2 = act_params(code, p, z)
-    if width > 0:
-        forward_rows(code, q0, q1, q2, z, b, out)
+    if z.size > 0:
+        _forward_rows(code, q0, q1, q2, z, b, out, tmp)
 
 
 @_jit
-def act_backward(code, p, z, out, eps, delta):
-    """delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)), ``out`` = f(z) from the forward pass.
-
-    ``act_backward(code: int, p: float64[4], z, out, eps, delta: T[N, D]) -> None``; ``delta`` may be ``eps``.
-    """
+def _backward(code, p, z, out, eps, delta, db, tmp, acc):
+    """Compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``; db may be empty."""
     _check_same_shape(z, out)
     _check_same_shape(z, eps)
     _check_same_shape(z, delta)
-    q0, q1, q2 = act_params(code, p, z)
-    backward_rows(code, q0, q1, q2, z, out, eps, delta, _empty_row(z))
-
-
-@_jit
-def act_backward_bias(code, p, z, out, eps, delta, db):
-    """``act_backward`` plus db[j] = Σ_rows delta[:, j] (db overwritten; accumulated in float64).
-
-    ``act_backward_bias(code: int, p: float64[4], z, out, eps, delta: T[N, D], db: T[D]) -> None``.
-    """
-    _check_same_shape(z, out)
-    _check_same_shape(z, eps)
-    _check_same_shape(z, delta)
-    if db.shape[0] != z.shape[1]:
+    if db.shape[0] != z.shape[1] and db.shape[0] != 0:
         raise ValueError("db length must equal the number of columns")
     q0, q1, q2 = act_params(code, p, z)
-    if db.shape[0] == 0:
+    if z.size > 0:
+        _backward_rows(code, q0, q1, q2, z, out, eps, delta, db, tmp, acc)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# public functions: thin Python entries (one compiled driver per dtype keeps the cold compile time down) that
+# hand the kernels thread-local scratch buffers, so that nothing is allocated per call once they have grown.
+# --------------------------------------------------------------------------------------------------------------
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_EMPTY = {dt: np.empty(0, dt) for dt in _DTYPES}
+_local = threading.local()
+
+
+def _empty(z: np.ndarray) -> np.ndarray:
+    """The shared empty 1-D array of z's dtype (raises TypeError for anything but float32/float64 arrays)."""
+    try:
+        return _EMPTY[z.dtype]
+    except (KeyError, AttributeError):
+        raise TypeError(f"dl4py kernels take float32 or float64 arrays, got {getattr(z, 'dtype', type(z))}") from None
+
+
+def scratch(dtype: np.dtype, n: int, slot: int = 0) -> np.ndarray:
+    """A thread-local 1-D scratch buffer (one per dtype and slot) of at least ``n`` elements, grown on demand."""
+    bufs = _local.__dict__
+    buf = bufs.get((dtype, slot))
+    if buf is None or buf.shape[0] < n:
+        buf = np.empty(max(n, 2 * _BLOCK), dtype)
+        bufs[(dtype, slot)] = buf
+    return buf
+
+
+def block_elements(width: int) -> int:
+    """Elements of one L1-sized block of whole rows (the scratch the kernels need per array)."""
+    return max(1, _BLOCK // max(width, 1)) * width
+
+
+def act_forward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:
+    """out = f(z) element-wise (SOFTMAX: row-wise, max-shifted). ``out`` may be ``z``.
+
+    ``p``: float64[4]; ``z``, ``out``: [N, D] C-contiguous, float32 or float64 (the same dtype).
+    """
+    e = _empty(z)
+    _forward(code, p, z, e, out, scratch(z.dtype, block_elements(z.shape[1])))
+
+
+def bias_act_forward(code: int, p: np.ndarray, z: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """z += b (b [D] broadcast over rows; z keeps the pre-activation), then out = f(z), fused per L1-sized block.
+
+    ``out`` may be ``z`` (it then holds the activation).
+    """
+    _empty(z)
+    if b.shape[0] != z.shape[1]:
+        raise ValueError(f"bias length {b.shape[0]} != number of columns {z.shape[1]}")
+    if b.shape[0] == 0:
         return
-    backward_rows(code, q0, q1, q2, z, out, eps, delta, db)
+    _forward(code, p, z, b, out, scratch(z.dtype, block_elements(z.shape[1])))
+
+
+def act_backward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
+                 delta: np.ndarray) -> None:
+    """delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)); ``out`` = f(z) from the forward pass.
+
+    ``delta`` may be ``eps``.
+    """
+    e = _empty(z)
+    _backward(code, p, z, out, eps, delta, e, scratch(z.dtype, block_elements(z.shape[1])), _EMPTY[_DTYPES[1]])
+
+
+def act_backward_bias(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
+                      delta: np.ndarray, db: np.ndarray) -> None:
+    """``act_backward`` plus db[j] = Σ_rows delta[:, j] (db [D] overwritten; accumulated in float64)."""
+    _empty(z)
+    width = z.shape[1]
+    if db.shape[0] != width:
+        raise ValueError(f"db length {db.shape[0]} != number of columns {width}")
+    if width == 0:
+        return
+    _backward(code, p, z, out, eps, delta, db, scratch(z.dtype, block_elements(width)), scratch(_DTYPES[1], width, 1))
 
 
 @_jit

@@ -36,9 +36,10 @@ rounding.
 
 Numerics: float64 uses libm (exact paths for gradient checks); float32 uses vectorisable polynomial exp/log
 defined here (relative error ≤ 2e-7; IEEE special values kept: log 0 = −∞, log of a negative = NaN, log ∞ = ∞;
-exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Sums are accumulated in
-float64. Every kernel has explicit float32 and float64 signatures, ``cache=True``, ``error_model='numpy'`` and no
-``nnan``/``ninf`` fast-math flags (DL4J's ±∞/NaN rules need IEEE semantics); nothing here allocates.
+exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Row sums run in the array
+type (so that they vectorise), totals in float64. Every kernel has explicit float32 and float64 signatures,
+``cache=True``, ``error_model='numpy'`` and no ``nnan``/``ninf`` fast-math flags (DL4J's ±∞/NaN rules need IEEE
+semantics); nothing here allocates.
 """
 from __future__ import annotations
 
@@ -191,7 +192,7 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
     for r in range(rows):
         ar = a[r]
         xr = x[r % n]
-        s = 0.0
+        s = zero  # row sums in the array type (vectorised), totals in float64
         if kind == BERNOULLI:
             for j in range(d):
                 pv = ar[j]
@@ -200,7 +201,7 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
                 lb = _log(one - pv)
                 la = la if abs(la) < inf else zero
                 lb = lb if abs(lb) < inf else zero
-                s -= np.float64(xv * la + (one - xv) * lb)
+                s -= xv * la + (one - xv) * lb
             if want_grad:
                 gr = grad[r]
                 for j in range(d):
@@ -211,8 +212,7 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
             lv = ar[d:]
             for j in range(d):
                 diff = xr[j] - mu[j]
-                s += np.float64(half * lv[j] + diff * diff / (two * _exp(lv[j])))
-            s += d * _HALF_LOG_2PI
+                s += half * lv[j] + diff * diff / (two * _exp(lv[j]))
             if want_grad:
                 gm = grad[r, :d]
                 gl = grad[r, d:]
@@ -223,16 +223,17 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
                     gl[j] = half - diff * diff / (two * var)
         else:
             for j in range(d):
-                s += np.float64(_exp(ar[j]) * xr[j] - ar[j])
+                s += _exp(ar[j]) * xr[j] - ar[j]
             if want_grad:
                 gr = grad[r]
                 for j in range(d):
                     gr[j] = _exp(ar[j]) * xr[j] - one
+        s64 = np.float64(s) + (d * _HALF_LOG_2PI if kind == GAUSSIAN else 0.0)
         if add_rows:
-            row_nll[r] += s
+            row_nll[r] += s64
         else:
-            row_nll[r] = s
-        total += s
+            row_nll[r] = s64
+        total += s64
     return total
 
 
@@ -274,21 +275,22 @@ def part_grad_finish(nan_to_zero, grad, db, acc, gscale):
 
 def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.ndarray, b: np.ndarray,
                      a: np.ndarray, grad: np.ndarray | None, db: np.ndarray, row_nll: np.ndarray, acc: np.ndarray,
-                     gscale: float = 1.0, add_rows: bool = False) -> float:
+                     gscale: float = 1.0, add_rows: bool = False, e: np.ndarray | None = None) -> float:
     """NLL and gradient of one leaf distribution with respect to the decoder's pre-activation, all stages:
 
     ``o`` [R, w] += ``b`` [w] (in place; o keeps the pre-activation), ``a`` = act(o), NLL per row into ``row_nll``
     (or added to it with ``add_rows``) and its total returned; if ``grad`` is given: ``grad`` [R, w] =
     gscale·∂(summed NLL)/∂o including the activation derivative (DL4J's NaN rule for Bernoulli) and ``db`` [w] =
-    its column sums (``acc`` float64[w] scratch). The activation is evaluated deterministically (RReLU with its
-    mean slope). Arrays as in :func:`part_nll`; nothing is allocated.
+    its column sums (``acc`` float64[w] scratch). ``e`` [R, w]: scratch for ∂NLL/∂a (without it the activation
+    backprop runs in place, which makes the activation kernel allocate a scratch block). The activation is
+    evaluated deterministically (RReLU with its mean slope). Arrays as in :func:`part_nll`.
     """
     KA.bias_act_forward(code, p, o, b, a)
     want = grad is not None
-    g = grad if want else a
+    g = (grad if e is None else e) if want else a
     total = part_nll(kind, x, a, g, row_nll, want, add_rows)
     if want:
-        KA.act_backward(code, p, o, a, grad, grad)
+        KA.act_backward(code, p, o, a, g, grad)
         part_grad_finish(kind == BERNOULLI, grad, db, acc, gscale)
     return total
 

@@ -53,15 +53,18 @@ import numpy as np
 
 from dl4py.kernels.activations import (
     SOFTMAX,
-    _bwd_block,
-    _copy,
-    _fwd_block,
+    _backward,
+    _forward,
     _inline,
     _jit,
     _log,
-    _rows_per_block,
+    _check_same_shape,
+    _copy,
+    _block_rows,
     _same,
     act_params,
+    block_elements,
+    scratch,
 )
 
 __all__ = [
@@ -119,45 +122,38 @@ def _sign(x):
 def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
     """Scores and dL/da for a block of whole rows flattened to 1-D (row length ``width``).
 
-    Writes the per-example scores into ``rows`` and dL/da into ``s`` (softmax + MCXENT: dL/dz directly);
-    returns the block's contribution to the total score (float64).
+    Writes the per-example scores (``computeScoreArray``) into ``rows`` and dL/da into ``s`` (softmax + MCXENT:
+    dL/dz directly); returns the block's contribution to the total (``computeScore``), in float64.
     """
     T = z.dtype.type
-    nrows = rows.shape[0]
     inv_w = 1.0 / max(width, 1)
+    lo, hi = T(clip), T(1.0 - clip)
     total = 0.0
-    if loss == MSE or loss == L2:
-        scale = inv_w if loss == MSE else 1.0
-        g = T(2.0 * scale)
-        for r in range(nrows):
-            yr, ar, sr, wr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width], w
-            acc = 0.0
+    for r in range(rows.shape[0]):
+        k = r * width
+        yr, zr, ar, sr = y[k:k + width], z[k:k + width], a[k:k + width], s[k:k + width]
+        acc = 0.0  # Σ_j of the per-element score of this row
+        row_scale, total_scale = 1.0, 1.0  # row score = acc·row_scale, total += acc·total_scale
+        if loss == MSE or loss == L2:
+            g = T(2.0 * inv_w) if loss == MSE else T(2.0)
             for j in range(width):
                 d = ar[j] - yr[j]
-                wd = wr[j] * d
+                wd = w[j] * d
                 acc += wd * d
                 sr[j] = g * wd
-            rows[r] = acc * scale
-            total += acc * scale
-    elif loss == L1 or loss == MAE:
-        g = T(inv_w) if loss == MAE else T(1.0)
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+            if loss == MSE:
+                row_scale, total_scale = inv_w, inv_w
+        elif loss == L1 or loss == MAE:
+            g = T(inv_w) if loss == MAE else T(1.0)
             for j in range(width):
                 d = ar[j] - yr[j]
                 acc += w[j] * abs(d)
                 sr[j] = g * w[j] * _sign(d)
-            rows[r] = acc  # MAE: computeScoreArray is not divided by D (DL4J)
-            total += acc * inv_w if loss == MAE else acc
-    elif loss == XENT:
-        lo, hi = T(clip), T(1.0 - clip)
-        for r in range(nrows):
-            yr, zr, ar = y[r * width:(r + 1) * width], z[r * width:(r + 1) * width], a[r * width:(r + 1) * width]
-            sr = s[r * width:(r + 1) * width]
-            acc = 0.0
+            if loss == MAE:
+                total_scale = inv_w  # computeScoreArray of LossMAE is not divided by D (DL4J)
+        elif loss == XENT:
             if softmax:  # DL4J: LogSoftMax op, unclipped, y·log(a) term only
-                m = zr[0] if width > 0 else T(0.0)
+                m = zr[0]
                 for j in range(width):
                     m = max(m, zr[j])
                 se = 0.0
@@ -170,50 +166,33 @@ def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
                 for j in range(width):
                     ac = min(max(ar[j], lo), hi)
                     acc += w[j] * (yr[j] * _log(ac) + (T(1.0) - yr[j]) * _log(T(1.0) - ac))
-            for j in range(width):  # weights: after the activation's backprop (DL4J); same for elementwise
+            for j in range(width):  # softmax: weights applied after the Jacobian product (by the caller)
                 ac = min(max(ar[j], lo), hi)
                 g = (ac - yr[j]) / (ac * (T(1.0) - ac))
                 sr[j] = g if softmax else w[j] * g
-            rows[r] = -acc
-            total -= acc
-    elif loss == MCXENT:
-        lo, hi = T(clip), T(1.0 - clip)
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+            row_scale, total_scale = -1.0, -1.0
+        elif loss == MCXENT:
             if softmax:
                 for j in range(width):
                     acc += w[j] * yr[j] * _log(min(max(ar[j], lo), hi))
-                if has_w:
-                    syw = 0.0
-                    for j in range(width):
-                        syw += yr[j] * w[j]
-                    c = T(syw)
-                    for j in range(width):
-                        sr[j] = ar[j] * c - yr[j] * w[j]
-                else:
-                    for j in range(width):
-                        sr[j] = ar[j] - yr[j]
+                syw = 0.0
+                for j in range(width):
+                    syw += yr[j] * w[j]
+                c = T(syw) if has_w else T(1.0)  # DL4J: a − y without weights (exact if Σy = 1)
+                for j in range(width):
+                    sr[j] = ar[j] * c - yr[j] * w[j]
             else:
                 for j in range(width):
                     acc += w[j] * yr[j] * _log(ar[j])
                     sr[j] = -w[j] * yr[j] / ar[j]
-            rows[r] = -acc
-            total -= acc
-    elif loss == KLD:
-        lo, one = T(_EPS_THRESHOLD), T(1.0)
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+            row_scale, total_scale = -1.0, -1.0
+        elif loss == KLD:
+            klo, one = T(_EPS_THRESHOLD), T(1.0)
             for j in range(width):
-                yc = min(max(yr[j], lo), one)
-                acc += yc * _log(yc / min(max(ar[j], lo), one))
+                yc = min(max(yr[j], klo), one)
+                acc += yc * _log(yc / min(max(ar[j], klo), one))
                 sr[j] = -yr[j] / ar[j]
-            rows[r] = acc
-            total += acc
-    elif loss == COSINE_PROXIMITY:
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
+        elif loss == COSINE_PROXIMITY:
             ya, yy, aa = 0.0, 0.0, 0.0
             for j in range(width):
                 ya += yr[j] * ar[j]
@@ -224,73 +203,55 @@ def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
             cy, ca = T(-aa / den), T(ya / den)
             for j in range(width):
                 sr[j] = cy * yr[j] + ca * ar[j]
-            rows[r] = -ya / (ny * na)
-            total -= ya / (ny * na)
-    elif loss == HINGE or loss == SQUARED_HINGE:
-        sq = loss == SQUARED_HINGE
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+            acc = -ya / (ny * na)
+        elif loss == HINGE or loss == SQUARED_HINGE:
+            sq = loss == SQUARED_HINGE
             for j in range(width):
-                m = T(1.0) - yr[j] * ar[j]
-                mp = max(m, T(0.0))
+                mg = T(1.0) - yr[j] * ar[j]
+                mp = max(mg, T(0.0))
                 acc += mp * mp if sq else mp
-                g = T(-2.0) * yr[j] * m if sq else -yr[j]
-                sr[j] = g if m > T(0.0) else T(0.0)
-            rows[r] = acc
-            total += acc
-    elif loss == MAPE:
-        c = 100.0 * inv_w
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+                g = T(-2.0) * yr[j] * mg if sq else -yr[j]
+                sr[j] = g if mg > T(0.0) else T(0.0)
+        elif loss == MAPE:
+            c = T(-100.0 * inv_w)
             for j in range(width):
                 acc += w[j] * abs((yr[j] - ar[j]) / yr[j])
-                sr[j] = T(-c) * w[j] * _sign(yr[j] - ar[j]) / abs(yr[j])
-            rows[r] = acc * c
-            total += acc * c
-    elif loss == MSLE:
-        g = T(2.0 * inv_w)
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+                sr[j] = c * w[j] * _sign(yr[j] - ar[j]) / abs(yr[j])
+            row_scale, total_scale = 100.0 * inv_w, 100.0 * inv_w
+        elif loss == MSLE:
+            g = T(2.0 * inv_w)
             for j in range(width):
                 lr = _log((ar[j] + T(1.0)) / (yr[j] + T(1.0)))
                 acc += w[j] * lr * lr
                 sr[j] = g * w[j] * lr / (ar[j] + T(1.0))
-            rows[r] = acc * inv_w
-            total += acc * inv_w
-    elif loss == POISSON:
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+            row_scale, total_scale = inv_w, inv_w
+        elif loss == POISSON:
             for j in range(width):
                 acc += ar[j] - yr[j] * _log(ar[j])
                 sr[j] = T(1.0) - yr[j] / ar[j]
-            rows[r] = acc
-            total += acc
-    elif loss == WASSERSTEIN:
-        g = T(inv_w)
-        for r in range(nrows):
-            yr, ar, sr = y[r * width:(r + 1) * width], a[r * width:(r + 1) * width], s[r * width:(r + 1) * width]
-            acc = 0.0
+        elif loss == WASSERSTEIN:
+            g = T(inv_w)
             for j in range(width):
                 acc += yr[j] * ar[j]
                 sr[j] = yr[j] * g
-            rows[r] = acc * inv_w
-            total += acc * inv_w
-    else:
-        raise ValueError("unknown loss code")
+            row_scale, total_scale = inv_w, inv_w
+        else:
+            raise ValueError("unknown loss code")
+        rows[r] = acc * row_scale
+        total += acc * total_scale
     return total
 
 
 @_jit
-def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_scores):
-    """Shared body; ``grad_out`` with 0 rows (and N > 0) means score only."""
+def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_scores, buf):
+    """Shared body; ``grad_out`` with 0 rows (and N > 0) means score only; ``buf``: scratch of z's dtype with at
+    least 2·B + D elements, B = the block size in elements."""
     n, width = z.shape
     want_grad = grad_out.shape[0] > 0
-    if labels.shape != z.shape or a_buf.shape != z.shape or (want_grad and grad_out.shape != z.shape):
-        raise ValueError("labels, z, a_buf and grad_out must have the same shape")
+    _check_same_shape(z, labels)
+    _check_same_shape(z, a_buf)
+    if want_grad:
+        _check_same_shape(z, grad_out)
     if row_scores.shape[0] != n:
         raise ValueError("row_scores must have one entry per row")
     if lp.shape[0] < 4:
@@ -302,63 +263,84 @@ def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_score
         raise ValueError("weights must have one entry per column")
     if has_w and not _supports_weights(loss):
         raise ValueError("this loss function has no per-output weights in DL4J")
-    q0, q1, q2 = act_params(act, ap, z)
+    act_params(act, ap, z)  # validates ap
+    if width == 0:
+        for i in range(n):
+            row_scores[i] = 0.0
+        return 0.0
     softmax = act == SOFTMAX
     fused = softmax and loss == MCXENT
     post_w = has_w and softmax and loss == XENT
-    w = weights if has_w else np.ones(width, z.dtype)
-    rb = _rows_per_block(width)
-    s = np.empty(rb * width, z.dtype)
+    rb = _block_rows(width)
+    blk = rb * width
+    if buf.shape[0] < 2 * blk + width:
+        raise ValueError("scratch buffer too small")
+    s, t = buf[:blk].reshape((rb, width)), buf[blk:2 * blk].reshape((rb, width))
+    w = weights
+    if not has_w:
+        w = buf[2 * blk:2 * blk + width]
+        for j in range(width):
+            w[j] = 1.0
     alias = want_grad and not fused and _same(grad_out, a_buf)
-    t = np.empty(rb * width if alias else 0, z.dtype)
-    size = n * width
-    zf, yf, af = z.reshape(size), labels.reshape(size), a_buf.reshape(size)
-    gf = grad_out.reshape(grad_out.size)
+    none = buf[:0]
+    acc0 = lp[:0]  # empty float64 (no bias gradient)
     total = 0.0
     for i0 in range(0, n, rb):
         i1 = min(n, i0 + rb)
-        k0, k1 = i0 * width, i1 * width
-        zb, ab, gb, sb = zf[k0:k1], af[k0:k1], gf[k0:k1], s[:k1 - k0]
-        _fwd_block(act, q0, q1, q2, width, zb, ab)
-        total += _loss_block(loss, lp[0], softmax, has_w, width, yf[k0:k1], zb, ab, w, sb, row_scores[i0:i1])
+        zb, ab, sb = z[i0:i1], a_buf[i0:i1], s[:i1 - i0]
+        _forward(act, ap, zb, none, ab, none)
+        k = (i1 - i0) * width
+        total += _loss_block(loss, lp[0], softmax, has_w, width, labels[i0:i1].reshape(k), zb.reshape(k),
+                             ab.reshape(k), w, sb.reshape(k), row_scores[i0:i1])
         if not want_grad:
             continue
+        gb = grad_out[i0:i1]
         if fused:
-            _copy(sb, gb)
+            _copy(sb.reshape(k), gb.reshape(k))
         elif alias:
-            tb = t[:k1 - k0]
-            _bwd_block(act, q0, q1, q2, width, zb, ab, sb, tb)
-            _copy(tb, gb)
+            tb = t[:i1 - i0]
+            _backward(act, ap, zb, ab, sb, tb, none, none, acc0)
+            _copy(tb.reshape(k), gb.reshape(k))
         else:
-            _bwd_block(act, q0, q1, q2, width, zb, ab, sb, gb)
+            _backward(act, ap, zb, ab, sb, gb, none, none, acc0)
         if post_w:
-            for r in range(0, k1 - k0, width):
-                gr = gb[r:r + width]
+            for r in range(i1 - i0):
+                gr = gb[r]
                 for j in range(width):
                     gr[j] *= w[j]
     return total
 
 
-@_jit
-def loss_score_and_gradient(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores):
-    """Score, per-example scores and gradient of a DL4J loss applied to act(z); returns the total (float).
+def _check_dtype(z: np.ndarray) -> None:
+    if getattr(z, "dtype", None) not in _DTYPES:
+        raise TypeError(f"loss kernels take float32 or float64 arrays, got {getattr(z, 'dtype', type(z))}")
 
-    ``loss_score_and_gradient(loss_code: int, lp: float64[4], act_code: int, ap: float64[4], labels: T[N, D],
-    z: T[N, D], weights: T[D] or T[0], a_buf: T[N, D], grad_out: T[N, D], row_scores: T[N]) -> float``.
-    On return ``a_buf`` = act(z) (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z,
-    ``row_scores`` = DL4J's ``computeScoreArray``; the return value is ``computeScore(average=false)``.
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray,
+                            z: np.ndarray, weights: np.ndarray, a_buf: np.ndarray, grad_out: np.ndarray,
+                            row_scores: np.ndarray) -> float:
+    """Total score (DL4J's ``computeScore(average=false)``), per-example scores and ∂total/∂z of a loss on act(z).
+
+    ``lp``, ``ap``: float64[4]; ``labels``, ``z``, ``a_buf``, ``grad_out``: [N, D]; ``weights``: [D] or empty;
+    ``row_scores``: [N] — all of z's dtype (float32 or float64), C-contiguous. On return ``a_buf`` = act(z)
+    (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z, ``row_scores`` = ``computeScoreArray``.
     """
-    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores)
+    _check_dtype(z)
+    if grad_out.shape[0] == 0 and z.shape[0] > 0:
+        raise ValueError("grad_out must have the shape of z")
+    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores,
+                      scratch(z.dtype, 2 * block_elements(z.shape[1]) + z.shape[1]))
 
 
-@_jit
-def loss_score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
-    """Score only (inference scoring): as ``loss_score_and_gradient`` without the gradient.
-
-    ``loss_score(loss_code: int, lp: float64[4], act_code: int, ap: float64[4], labels, z: T[N, D],
-    weights: T[D] or T[0], a_buf: T[N, D], row_scores: T[N]) -> float``.
-    """
-    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, a_buf[:0], row_scores)
+def loss_score(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray, z: np.ndarray,
+               weights: np.ndarray, a_buf: np.ndarray, row_scores: np.ndarray) -> float:
+    """Score only (inference scoring): ``loss_score_and_gradient`` without the gradient; returns the total."""
+    _check_dtype(z)
+    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, a_buf[:0], row_scores,
+                      scratch(z.dtype, 2 * block_elements(z.shape[1]) + z.shape[1]))
 
 
 def warmup(dtypes=(np.float32, np.float64)) -> None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Optional
 from pydantic import model_validator
 
 from ..config.base import Dl4jConfig, option
-from ..schedule import ISchedule
+from ..schedule import ISchedule, schedule_overload
 from ..serde.registry import dl4j_class
 
 _PKG = "org.nd4j.linalg.learning.config."
@@ -30,17 +30,8 @@ class IUpdater(Dl4jConfig):
     state_size_multiplier: ClassVar[int] = 0
     has_learning_rate: ClassVar[bool] = True
 
-    @model_validator(mode="before")
-    @classmethod
-    def _schedule_as_learning_rate(cls, data: Any) -> Any:
-        # DL4J's constructors accept a schedule in place of the learning rate; the rate is then NaN.
-        if isinstance(data, dict):
-            lr = data.get("learning_rate", data.get("learningRate"))
-            if isinstance(lr, ISchedule):
-                data = {k: v for k, v in data.items() if k not in ("learning_rate", "learningRate")}
-                data["learning_rate"] = math.nan
-                data["learning_rate_schedule"] = lr
-        return data
+    # DL4J's constructors accept a schedule in place of the learning rate; the rate is then NaN.
+    _schedule_as_learning_rate = schedule_overload("learning_rate", "learning_rate_schedule")
 
     @model_validator(mode="after")
     def _check_hyper_parameters(self):

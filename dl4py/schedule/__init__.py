@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, field_validator, model_validator
 
-from .._naming import snake_aliases
+from .._naming import snake_aliases, snake_to_camel
 from ..config.base import Dl4jConfig, option
 from ..serde.registry import dl4j_class
 
@@ -219,6 +219,24 @@ for _cls in (ISchedule, MapSchedule.Builder):
     snake_aliases(_cls)
 
 
+def schedule_overload(value_field: str, schedule_field: str) -> Any:
+    """A model validator for DL4J's constructors that take a schedule in place of a number (``Adam(schedule)``,
+    ``Dropout(schedule)``, ``DropConnect(schedule)``): the number becomes NaN, as in DL4J, and the schedule goes to
+    ``schedule_field``. Declare it in the class body: ``_schedule = schedule_overload("p", "p_schedule")``."""
+    keys = (value_field, snake_to_camel(value_field))
+
+    def move(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            value = next((data[k] for k in keys if k in data), None)
+            if isinstance(value, ISchedule):
+                data = {k: v for k, v in data.items() if k not in keys}
+                data[value_field] = math.nan
+                data[schedule_field] = value
+        return data
+
+    return model_validator(mode="before")(classmethod(move))
+
+
 def to_schedule(value: Any) -> Any:
     """A plain number becomes a ``FixedSchedule``; schedules pass through."""
     if isinstance(value, bool):
@@ -232,5 +250,5 @@ ScheduleLike = Annotated[ISchedule, BeforeValidator(to_schedule)]
 
 __all__ = [
     "ScheduleType", "ISchedule", "FixedSchedule", "MapSchedule", "StepSchedule", "ExponentialSchedule",
-    "InverseSchedule", "PolySchedule", "SigmoidSchedule", "ScheduleLike", "to_schedule",
+    "InverseSchedule", "PolySchedule", "SigmoidSchedule", "ScheduleLike", "to_schedule", "schedule_overload",
 ]

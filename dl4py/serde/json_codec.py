@@ -139,7 +139,8 @@ def parse_json_text(text: str | bytes, what: str = "document") -> Any:
 def parse_yaml_text(text: str, what: str = "document") -> Any:
     yaml = _import_yaml()
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # the pure-Python loader on purpose: libyaml's CSafeLoader crashes the interpreter on deeply nested input
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidJsonException(f"{what}: malformed YAML: {exc}") from None
     except RecursionError:
@@ -165,7 +166,10 @@ def from_dl4j_data(data: Any, expected: type[Dl4jConfig], path: str) -> Dl4jConf
     hook = getattr(expected, "_from_non_object", None)
     if not isinstance(data, dict):
         if hook is not None:
-            converted = hook(data, path)
+            try:
+                converted = hook(data, path)
+            except DL4JInvalidConfigException as exc:
+                raise InvalidJsonException(f"{path}: {exc}") from None
             if converted is not None:
                 return converted
         raise InvalidJsonException(f"{path}: expected an object for {expected.__name__}, got {_short(data)}")
@@ -266,7 +270,10 @@ def convert_value(value: Any, annotation: Any, path: str) -> Any:
             raise InvalidJsonException(f"{path}: expected a number, got {_short(value)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidJsonException(f"{path}: expected a number, got {_short(value)}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidJsonException(f"{path}: number out of the range of a double, got {_short(value)}") from None
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -275,6 +282,10 @@ def convert_value(value: Any, annotation: Any, path: str) -> Any:
         return value
     if annotation is bool and not isinstance(value, bool):
         raise InvalidJsonException(f"{path}: expected true or false, got {_short(value)}")
+    if annotation is str:
+        if not isinstance(value, str):
+            raise InvalidJsonException(f"{path}: expected a string, got {_short(value)}")
+        return value  # "NaN" is a NaN only where a number is expected (a layer may be named "NaN")
     return _plain(value)
 
 

@@ -17,13 +17,13 @@ from pydantic import field_validator, model_validator
 from ..._naming import snake_aliases
 from ...activations import ActivationLike
 from ...activations.impl import ActivationSigmoid
-from ...config.base import Dl4jConfig, option
+from ...config.base import Dl4jConfig, JavaLong, option
 from ...config.builder import ConfigBuilder
 from ...config.regularization_setters import RegularizationSetters
 from ...exceptions import DL4JInvalidConfigException, InvalidJsonException
 from ...learning.config import Sgd
 from ...learning.regularization import Regularization
-from ..weights import WeightInit, WeightInitLike
+from ..weights import WeightInit, WeightInitDistribution, WeightInitLike
 from ..weights import WeightInitXavier
 from .distribution import Distribution
 from .dropout import DropoutLike
@@ -59,7 +59,7 @@ class NeuralNetConfiguration(Dl4jConfig):
     mini_batch: bool = option(True)
     minimize: bool = option(True)
     optimization_algo: OptimizationAlgorithm = option(OptimizationAlgorithm.STOCHASTIC_GRADIENT_DESCENT)
-    seed: int = option(...)
+    seed: JavaLong = option(...)
     step_function: Optional[dict[str, Any]] = option(None)
     variables: list[str] = option(default_factory=list)
 
@@ -101,7 +101,7 @@ class GlobalConfiguration(Dl4jConfig):
 
     polymorphic = False
 
-    seed: int = option(default_factory=lambda: int(time.time() * 1000))
+    seed: JavaLong = option(default_factory=lambda: int(time.time() * 1000))
     activation: ActivationLike = option(default_factory=ActivationSigmoid)
     weight_init: WeightInitLike = option(default_factory=WeightInitXavier, builder=("dist",))
     bias_init: float = option(0.0)
@@ -208,8 +208,6 @@ GlobalConfiguration.Builder.__qualname__ = "NeuralNetConfiguration.Builder"  # t
 
 
 def _is_distribution_init(value: Any) -> bool:
-    from ..weights import WeightInitDistribution
-
     return isinstance(value, (Distribution, WeightInitDistribution))
 
 

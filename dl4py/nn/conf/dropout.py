@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 from pydantic import BeforeValidator, model_validator
 
 from ...config.base import Dl4jConfig, option
-from ...schedule import ISchedule
+from ...schedule import ISchedule, schedule_overload
 from ...serde.registry import dl4j_class
 
 
@@ -21,6 +21,7 @@ class Dropout(IDropout):
 
     p: float = option(0.5)
     p_schedule: Optional[ISchedule] = option(None)
+    _schedule = schedule_overload("p", "p_schedule")  # Dropout(schedule): p is NaN, as in DL4J
 
     @model_validator(mode="after")
     def _check(self):

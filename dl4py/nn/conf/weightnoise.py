@@ -7,7 +7,7 @@ from typing import Optional
 from pydantic import model_validator
 
 from ...config.base import Dl4jConfig, option
-from ...schedule import ISchedule
+from ...schedule import ISchedule, schedule_overload
 from ...serde.registry import dl4j_class
 from .distribution import Distribution
 
@@ -32,6 +32,7 @@ class DropConnect(IWeightNoise):
     weight_retain_prob: float = option(0.5, json="weightRetainProb")
     weight_retain_prob_schedule: Optional[ISchedule] = option(None, json="weightRetainProbSchedule")
     apply_to_biases: bool = option(False)
+    _schedule = schedule_overload("weight_retain_prob", "weight_retain_prob_schedule")  # DropConnect(schedule)
 
     @model_validator(mode="after")
     def _check(self):

@@ -195,6 +195,7 @@ class VariationalAutoencoderEngine(EngineLayer):
         self._fast_part = len(self.parts) == 1 and self.parts[0].kind != KD.LOSS
         self._score = math.nan
         self._fwd_n = -1
+        self._fwd_train = False
         self._ws_key = 0
         self._b: dict[str, np.ndarray] = {}
         self._gb: dict[str, np.ndarray] = {}
@@ -311,17 +312,33 @@ class VariationalAutoencoderEngine(EngineLayer):
     # ------------------------------------------------------------------------------------------------------------
     # building blocks
     # ------------------------------------------------------------------------------------------------------------
+    def _act_fwd(self, spec: ActivationSpec, z: np.ndarray, b: np.ndarray, out: np.ndarray, train: bool) -> None:
+        """z += b, out = f(z): the activation kernel directly (RReLU in training: through its spec, which draws
+        and keeps the slopes)."""
+        if train and spec.code == KA.RRELU:
+            spec.forward_bias(z, b, out, True, self.rng)
+        else:
+            KA.bias_act_forward(spec.code, spec.params, z, b, out)
+
+    def _act_bwd(self, spec: ActivationSpec, z: np.ndarray, out: np.ndarray, eps: np.ndarray, delta: np.ndarray,
+                 db: np.ndarray, train: bool = True) -> None:
+        """delta = f'(z)·eps (never in place) and db = Σ_rows delta (``train``: the forward pass ran in training
+        mode, which only matters for RReLU's drawn slopes)."""
+        if spec.code == KA.RRELU:
+            spec.backward_bias(z, out, eps, delta, db, train)
+        else:
+            KA.act_backward_bias(spec.code, spec.params, z, out, eps, delta, db)
+
     def _encode(self, x: np.ndarray, train: bool, prefix: str = "") -> np.ndarray:
         """Encoder hidden layers; pre-activations in ``{prefix}ez{i}``, activations in ``{prefix}ea{i}``."""
         n = x.shape[0]
         ws = self.ws(n)
-        rng = self.network.rng if self.network is not None else None
         h = x
         for i, size in enumerate(self.enc_sizes):
             z = ws.get(f"{prefix}ez{i}", (n, size))
             a = ws.get(f"{prefix}ea{i}", (n, size))
             np.matmul(h, self.params[f"e{i}W"], out=z)
-            self.enc_acts[i].forward_bias(z, self._b[f"e{i}b"], a, train, rng)
+            self._act_fwd(self.enc_acts[i], z, self._b[f"e{i}b"], a, train)
             h = a
         return h
 
@@ -329,13 +346,12 @@ class VariationalAutoencoderEngine(EngineLayer):
         """Decoder hidden layers and the output GEMM (o without its bias); returns o [rows, P]."""
         rows = z.shape[0]
         ws = self.ws(self._ws_key)
-        rng = self.network.rng if self.network is not None else None
         u = z
         for j, size in enumerate(self.dec_sizes):
             c = ws.get(f"{prefix}dz{j}", (rows, size))
             a = ws.get(f"{prefix}da{j}", (rows, size))
             np.matmul(u, self.params[f"d{j}W"], out=c)
-            self.dec_acts[j].forward_bias(c, self._b[f"d{j}b"], a, train, rng)
+            self._act_fwd(self.dec_acts[j], c, self._b[f"d{j}b"], a, train)
             u = a
         o = ws.get(f"{prefix}o", (rows, self.p_size))
         np.matmul(u, self.params["pXZW"], out=o)
@@ -345,13 +361,12 @@ class VariationalAutoencoderEngine(EngineLayer):
         n = h.shape[0]
         ws = self.ws(n)
         k = self.n_out
-        rng = self.network.rng if self.network is not None else None
         m, s = ws.get(prefix + "m", (n, k)), ws.get(prefix + "s", (n, k))
         mu, lv = ws.get(prefix + "mu", (n, k)), ws.get(prefix + "lv", (n, k))
         np.matmul(h, self.params["pZXMeanW"], out=m)
         np.matmul(h, self.params["pZXLogStd2W"], out=s)
-        self.pzx_mean.forward_bias(m, self._b["pZXMeanb"], mu, train, rng)
-        self.pzx_logvar.forward_bias(s, self._b["pZXLogStd2b"], lv, train, rng)
+        self._act_fwd(self.pzx_mean, m, self._b["pZXMeanb"], mu, train)
+        self._act_fwd(self.pzx_logvar, s, self._b["pZXLogStd2b"], lv, train)
 
     def _part_arrays(self, part: _Part, x: np.ndarray, o: np.ndarray, prefix: str):
         """Contiguous x and o blocks of one leaf (views when the leaf covers everything, else copies)."""
@@ -377,9 +392,10 @@ class VariationalAutoencoderEngine(EngineLayer):
         if self._fast_part:
             part = self.parts[0]
             a = ws.get(prefix + "oa", o.shape)
+            e = ws.get(prefix + "oe", o.shape) if want else None
             acc = ws.get(prefix + "acc", (self.p_size,), np.float64)
             return KD.nll_and_gradient(part.kind, part.act.code, part.act.params, x, o, b, a, grad,
-                                       self._gb["pXZb"], row_nll, acc, gscale)
+                                       self._gb["pXZb"], row_nll, acc, gscale, e=e)
         total = 0.0
         for idx, part in enumerate(self.parts):
             xp, op = self._part_arrays(part, x, o, prefix)
@@ -410,8 +426,9 @@ class VariationalAutoencoderEngine(EngineLayer):
                 total += float(t)
             else:
                 acc = ws.get(f"{prefix}acc_part{part.p0}", (part.w,), np.float64)
+                e = ws.get(f"{prefix}e_part{part.p0}", (rows, part.w)) if want else None
                 total += KD.nll_and_gradient(part.kind, part.act.code, part.act.params, xp, op, bp, a, gp, db,
-                                             row_nll, acc, gscale, add_rows=idx > 0)
+                                             row_nll, acc, gscale, add_rows=idx > 0, e=e)
             if want and len(self.parts) > 1:
                 np.copyto(grad[:, part.p0 : part.p1], gp)
         return total
@@ -426,12 +443,17 @@ class VariationalAutoencoderEngine(EngineLayer):
         ws = self.ws(n)
         h = self._encode(x, train)
         m = ws.get("m", (n, self.n_out))
-        out = ws.get("out", (n, self.n_out))
         np.matmul(h, self.params["pZXMeanW"], out=m)
-        self.pzx_mean.forward_bias(m, self._b["pZXMeanb"], out, train, self.network.rng if self.network else None)
+        if self.pzx_mean.code == KA.IDENTITY:  # g(m) = m: no second buffer, no kernel call
+            np.add(m, self._b["pZXMeanb"], out=m)
+            out = m
+        else:
+            out = ws.get("out", (n, self.n_out))
+            self._act_fwd(self.pzx_mean, m, self._b["pZXMeanb"], out, train)
         self._x = x
         self._fwd_n = n
         self._fwd_out = out
+        self._fwd_train = train
         return out
 
     def backward(self, eps: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
@@ -447,29 +469,32 @@ class VariationalAutoencoderEngine(EngineLayer):
         k = self.n_out
         m = ws.get("m", (n, k))
         dm = ws.get("sup_dm", (n, k))
-        self.pzx_mean.backward_bias(m, self._fwd_out, eps, dm, self._gb["pZXMeanb"])
+        self._act_bwd(self.pzx_mean, m, self._fwd_out, eps, dm, self._gb["pZXMeanb"], self._fwd_train)
         e_last = len(self.enc_sizes) - 1
         h_last = ws.get(f"ea{e_last}", (n, self.enc_sizes[e_last]))
         np.matmul(dm.T, h_last, out=self.grads["pZXMeanW"].T)
-        delta = ws.get(f"ed{e_last}", (n, self.enc_sizes[e_last]))
-        np.matmul(dm, self.params["pZXMeanW"].T, out=delta)
-        return self._encoder_backward(self._x, delta, need_input_grad)
+        top = ws.get(f"et{e_last}", (n, self.enc_sizes[e_last]))
+        np.matmul(dm, self.params["pZXMeanW"].T, out=top)
+        return self._encoder_backward(self._x, top, need_input_grad, self._fwd_train)
 
-    def _encoder_backward(self, x: np.ndarray, delta: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
-        """δ = ∂L/∂h_E (in ``ed{E-1}``, overwritten) → encoder gradients; ∂L/∂x if ``need_input_grad``."""
+    def _encoder_backward(self, x: np.ndarray, top: np.ndarray, need_input_grad: bool,
+                          train: bool = True) -> np.ndarray | None:
+        """``top`` = ∂L/∂h_E (buffer ``et{E-1}``) → encoder gradients; returns ∂L/∂x if ``need_input_grad``.
+        (Activation backprop never runs in place: the in-place variant needs a scratch row block.)"""
         n = x.shape[0]
         ws = self.ws(n)
+        eps = top
         for i in range(len(self.enc_sizes) - 1, -1, -1):
             size = self.enc_sizes[i]
             z = ws.get(f"ez{i}", (n, size))
             a = ws.get(f"ea{i}", (n, size))
-            self.enc_acts[i].backward_bias(z, a, delta, delta, self._gb[f"e{i}b"])
+            delta = ws.get(f"ed{i}", (n, size))
+            self._act_bwd(self.enc_acts[i], z, a, eps, delta, self._gb[f"e{i}b"], train)
             h_prev = x if i == 0 else ws.get(f"ea{i - 1}", (n, self.enc_sizes[i - 1]))
             np.matmul(delta.T, h_prev, out=self.grads[f"e{i}W"].T)
             if i > 0:
-                nxt = ws.get(f"ed{i - 1}", (n, self.enc_sizes[i - 1]))
-                np.matmul(delta, self.params[f"e{i}W"].T, out=nxt)
-                delta = nxt
+                eps = ws.get(f"et{i - 1}", (n, self.enc_sizes[i - 1]))
+                np.matmul(delta, self.params[f"e{i}W"].T, out=eps)
             elif need_input_grad:
                 eps_in = ws.get("eps_in", (n, self.n_in))
                 np.matmul(delta, self.params["e0W"].T, out=eps_in)
@@ -523,29 +548,31 @@ class VariationalAutoencoderEngine(EngineLayer):
         delta, w_next = grad_o, self.params["pXZW"]
         for j in range(len(self.dec_sizes) - 1, -1, -1):
             size = self.dec_sizes[j]
-            t = ws.get(f"dd{j}", (rows, size))
+            t = ws.get(f"dt{j}", (rows, size))
             np.matmul(delta, w_next.T, out=t)
-            self.dec_acts[j].backward_bias(ws.get(f"dz{j}", (rows, size)), ws.get(f"da{j}", (rows, size)), t, t,
-                                           self._gb[f"d{j}b"])
+            dj = ws.get(f"dd{j}", (rows, size))
+            self._act_bwd(self.dec_acts[j], ws.get(f"dz{j}", (rows, size)), ws.get(f"da{j}", (rows, size)), t, dj,
+                          self._gb[f"d{j}b"])
             u_prev = z if j == 0 else ws.get(f"da{j - 1}", (rows, self.dec_sizes[j - 1]))
-            np.matmul(t.T, u_prev, out=self.grads[f"d{j}W"].T)
-            delta, w_next = t, self.params[f"d{j}W"]
+            np.matmul(dj.T, u_prev, out=self.grads[f"d{j}W"].T)
+            delta, w_next = dj, self.params[f"d{j}W"]
         gz = ws.get("gz", (rows, k))
         np.matmul(delta, w_next.T, out=gz)
         # latent layer: reparameterisation + KL, then g' on both heads
         gmu, glv = ws.get("gmu", (n, k)), ws.get("glv", (n, k))
         KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv)
-        self.pzx_mean.backward_bias(m, mu, gmu, gmu, self._gb["pZXMeanb"])
-        self.pzx_logvar.backward_bias(s, lv, glv, glv, self._gb["pZXLogStd2b"])
-        np.matmul(gmu.T, h, out=self.grads["pZXMeanW"].T)
-        np.matmul(glv.T, h, out=self.grads["pZXLogStd2W"].T)
+        dm, ds = ws.get("dm", (n, k)), ws.get("ds", (n, k))
+        self._act_bwd(self.pzx_mean, m, mu, gmu, dm, self._gb["pZXMeanb"])
+        self._act_bwd(self.pzx_logvar, s, lv, glv, ds, self._gb["pZXLogStd2b"])
+        np.matmul(dm.T, h, out=self.grads["pZXMeanW"].T)
+        np.matmul(ds.T, h, out=self.grads["pZXLogStd2W"].T)
         e_last = len(self.enc_sizes) - 1
-        delta = ws.get(f"ed{e_last}", (n, self.enc_sizes[e_last]))
-        tmp = ws.get("ed_lv", delta.shape)
-        np.matmul(gmu, self.params["pZXMeanW"].T, out=delta)
-        np.matmul(glv, self.params["pZXLogStd2W"].T, out=tmp)
-        delta += tmp
-        self._encoder_backward(x, delta, False)
+        top = ws.get(f"et{e_last}", (n, self.enc_sizes[e_last]))
+        tmp = ws.get("et_lv", top.shape)
+        np.matmul(dm, self.params["pZXMeanW"].T, out=top)
+        np.matmul(ds, self.params["pZXLogStd2W"].T, out=tmp)
+        top += tmp
+        self._encoder_backward(x, top, False)
         self._fwd_n = -1  # the encoder buffers now hold pretraining state, not a supervised forward pass
         return kl / n + rec / (samples * n)
 

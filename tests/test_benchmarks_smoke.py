@@ -1,0 +1,39 @@
+"""Smoke test of the benchmark suite: ``python -m benchmarks --quick`` runs end to end, prints its table and writes
+its JSON. (Numbers from --quick are not measurements; the real run is ``python -m benchmarks``.)"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_prints_table_and_writes_json(tmp_path):
+    out = tmp_path / "latest.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--rounds", "1", "--no-torch", "--workloads", "mlp",
+           "--output", str(out)]
+    # a warm numba cache makes this take well under 30 s; the timeout leaves room for a cold one
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "CPU " in text and "NumPy" in text and "numba" in text  # the machine line
+    assert "| workload" in text and "dl4py/NumPy" in text
+    for name in ("mlp-train-16", "mlp-train-128"):
+        assert f"| {name}" in text
+    assert out.exists()
+    doc = json.loads(out.read_text())
+    assert doc["quick"] is True
+    assert doc["failures"] == [], doc["failures"]
+    assert set(doc["workloads"]) == {"mlp-train-16", "mlp-train-128"}
+    for name, w in doc["workloads"].items():
+        cell = w["threads"]["1"]
+        assert cell["median_examples_per_s"]["dl4py"] > 0
+        assert cell["median_examples_per_s"]["numpy"] > 0
+        assert cell["median_ratio_dl4py_numpy"] > 0
+        assert "torch" not in cell["median_examples_per_s"]
+    assert doc["machine"]["blas"], "threadpoolctl found no BLAS"
