@@ -191,3 +191,24 @@ def test_minibatch_division_and_score_definition():
     w = net.paramTable()
     reg = 0.5 * 0.1 * (np.sum(w["0_W"] ** 2) + np.sum(w["1_W"] ** 2))
     assert score == pytest.approx(loss + reg, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [DataType.FLOAT, DataType.DOUBLE])
+def test_dropout_trains_in_both_dtypes_and_matches_inverted_dropout(dtype):
+    net = mlp(Sgd(0.1), dtype, dropOut=0.5)
+    x, y = data(32, dtype=net.dtype)
+    net.fit(x, y)  # dropout on the inputs of both layers in training
+    assert np.all(np.isfinite(net.params()))
+    # inference ignores dropout; training mode scales kept values by 1/p
+    np.testing.assert_array_equal(net.output(x), net.output(x))
+    a = net.getLayer(0)
+    kept = a._dropout(np.ones((1000, 4), dtype=net.dtype), True)
+    assert set(np.unique(kept)) <= {0.0, 2.0}
+    assert 0.4 < (kept > 0).mean() < 0.6
+
+
+def test_rrelu_trains_with_random_slopes():
+    net = mlp(Sgd(0.1), hidden=Activation.RRELU)
+    x, y = data(16)
+    net.fit(x, y)
+    assert np.all(np.isfinite(net.params()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .csv import CSVRecordReaderDataSetIterator
 from .dataset import DataSet, SplitTestAndTrain
 from .iterator import DataSetIterator, ExistingDataSetIterator, ListDataSetIterator, NumpyDataSetIterator
+from .mnist import MnistDataSetIterator
 
 __all__ = [
     "DataSet",
@@ -14,4 +15,5 @@ __all__ = [
     "NumpyDataSetIterator",
     "ExistingDataSetIterator",
     "CSVRecordReaderDataSetIterator",
+    "MnistDataSetIterator",
 ]

@@ -1,12 +1,23 @@
 """Activation functions of DL4J (``org.nd4j.linalg.activations``) as fused numba kernels.
 
-Every kernel works on 2-D C-contiguous arrays of one dtype, float32 or float64 (explicit signatures, compiled once
-and cached on disk), with the hyper-parameters passed as one float64 array ``p`` of length 4:
+Public functions (all arrays of one dtype, float32 or float64, 2-D [N, D] C-contiguous unless stated):
+
+* ``act_forward(code, p, z, out)``: out = f(z) (SOFTMAX row-wise, max-shifted); ``out`` may be ``z``;
+* ``bias_act_forward(code, p, z, b, out)``: z += b (b [D]), then out = f(z), fused per L1-sized block;
+* ``act_backward(code, p, z, out, eps, delta)``: delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)), with
+  ``out`` = f(z) from the forward pass; ``delta`` may be ``eps``;
+* ``act_backward_bias(code, p, z, out, eps, delta, db)``: the same plus db [D] = Σ_rows delta (float64 sums);
+* ``rrelu_forward_train(z, alpha, out)`` / ``rrelu_backward_train(z, alpha, eps, delta)``: RReLU in training with
+  per-element slopes ``alpha`` drawn by the caller from U(l, u).
+
+``code`` is one of the module constants (``CODE_BY_NAME`` maps DL4J's enum names to them); ``p`` is a float64
+array of length 4 (``params(code, ...)`` fills DL4J's defaults, ``DEFAULT_PARAMS``):
 
 =================  ===============================================================================================
 code               p
 =================  ===============================================================================================
-RELU               ``[max (NaN = no max), threshold, negativeSlope, -]`` (DL4J's ``null`` -> NaN, 0, 0)
+RELU               ``[max (NaN = none), threshold, negativeSlope, -]`` (DL4J's nulls -> NaN, 0, 0): x ≥ t -> x,
+                   else s·(x − t); then min(·, max); derivative 1 for x > t else s, 0 where x ≥ max
 LEAKYRELU, ELU     ``[alpha, -, -, -]`` (DL4J defaults 0.01 and 1.0)
 RRELU              ``[l, u, -, -]`` (defaults 1/8, 1/3)
 THRESHOLDEDRELU    ``[theta, -, -, -]`` (default 1.0)
@@ -14,27 +25,31 @@ GELU               ``[1.0 if precise else 0.0, -, -, -]``
 others             unused
 =================  ===============================================================================================
 
-``DEFAULT_PARAMS[code]`` holds DL4J's defaults. Formulas and derivatives follow DL4J (spec §6); the documented
-choices are:
+Formulas and derivatives follow DL4J (spec §6). Choices worth knowing:
 
 * RRELU in inference is a leaky ReLU with slope (l+u)/2, the documented intent. DL4J *as coded* computes
-  max(x, (l+u)/2) (the mean slope is passed as the cut-off of ND4J's ReLU op); we do not reproduce that bug.
-  Training mode (a fresh slope per element, drawn by the caller from U(l, u)) is ``rrelu_forward_train`` /
-  ``rrelu_backward_train``.
-* GELU precise is the form DL4J codes, ``x/2·(1 + tanh(√(2/π)·(x + (0.044715·x)³)))``, and its backward is the
-  exact derivative of that form.
-* SOFTPLUS is computed as max(x, 0) + log1p(exp(-|x|)) (same values, no overflow for large x).
+  max(x, (l+u)/2) (the mean slope is passed as the cut-off of ND4J's ReLU op); that bug is not reproduced.
+* GELU precise is the form DL4J codes, ½x(1 + tanh(√(2/π)·(x + (0.044715·x)³))) (note the cube of 0.044715·x),
+  evaluated as x·σ(2u); its backward is the exact derivative of that form (DL4J's own derivative differs).
+* SOFTPLUS is max(x, 0) + log1p(e^−|x|) and RATIONALTANH uses (a−1)/a for 1 − 1/a: the same values as DL4J's
+  formulas without their overflow/cancellation.
 
-Numerics: float64 uses the exact libm functions (``math.exp``, ``math.expm1``, ``math.tanh``, ``math.log1p``).
-float32 uses vectorisable polynomial versions of exp, expm1, tanh and log1p(exp(-|x|)) (Cody-Waite range reduction
-with an int<->float bit cast, minimax-fitted polynomials; relative error <= 1.2e-7 over the float32 range, exp
-clamped to [e^-87, e^88]). On this machine (Zen 3, AVX2) sigmoid forward on 128x256 float32 takes ~19 µs with the
-polynomial exp versus ~130 µs with ``math.exp`` (a scalar libm call) and ~95 µs for NumPy
-(``np.exp`` + add + reciprocal with ``out=``).
+Numerics: float64 uses libm (``math.exp``, ``expm1``, ``tanh``, ``log1p``, ``log``): exact paths for gradient
+checks. float32 uses vectorisable polynomial exp, expm1, tanh, log1p(e^−|x|) and log written here (Cody-Waite range
+reduction with an int<->float bit cast, minimax-fitted polynomials; relative error ≤ 2e-7 against float64 over the
+float32 range, exp clamped to [e^−87, e^88], IEEE special values of log kept). libm's exp is a scalar call in numba
+(no SVML in the PyPI llvmlite): on this machine (Zen 3, AVX2) sigmoid forward of a 128×256 float32 array takes
+~19 µs with the polynomial and ~130 µs with ``math.exp``; NumPy (``np.exp`` + add + reciprocal, ``out=``) ~95 µs.
 
-Aliasing: ``out`` may be ``z`` itself and ``delta`` may be ``eps`` itself (in-place); partial overlaps are not
-supported. Arrays passed to the kernels must be writable where written and C-contiguous; any other dtype or
-layout raises ``TypeError`` (no silent recompilation).
+Structure: the activation switch lives in two compiled block kernels (forward, backward), one branch per activation
+outside the element loops, each compiled once per dtype; the public functions are thin Python entries over one
+compiled driver each for forward and backward (more compiled wrappers cost seconds of cold compile apiece, since
+numba re-optimises the linked switch in every caller). Kernels compile lazily (one signature per dtype; pass
+C-contiguous arrays of one dtype and a float64 ``p`` or numba compiles another variant) and are cached on disk;
+``warmup()`` compiles or loads them all. In-place calls are computed through a thread-local L1-sized scratch block
+(LLVM's runtime overlap check would otherwise send an in-place loop down the scalar path); nothing is allocated per
+call once the scratch buffers exist. Partially overlapping arrays are not supported. No ``nnan``/``ninf`` fast-math
+flags (NaN and ±inf keep IEEE semantics); ``reassoc`` lets the reductions vectorise.
 """
 from __future__ import annotations
 
@@ -87,7 +102,6 @@ _EW_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"})
 _FASTMATH = {"nsz", "contract", "reassoc", "arcp"}
 _jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)  # lazily compiled, one per dtype
 _inline = nb.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)  # inlined at numba-IR level
-_helper = _inline  # scalar formulas: inlined into the calling loop (and compiled with its flags)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -135,7 +149,7 @@ def _log(x):
     raise NotImplementedError("only callable from numba code")
 
 
-@_helper
+@_inline
 def _exp_q(r):
     return _EQ0 + r * (_EQ1 + r * (_EQ2 + r * (_EQ3 + r * _EQ4)))
 
@@ -213,93 +227,93 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
 
 
-@_helper
+@_inline
 def _sigmoid(x):
     one = type(x)(1.0)
     return one / (one + _exp(-x))
 
 
-@_helper
+@_inline
 def _softplus(x):
     return max(x, type(x)(0.0)) + _log1pexp_neg_abs(x)
 
 
-@_helper
+@_inline
 def _relu(x, mx, t, s):
     v = x if x >= t else s * (x - t)
     return min(v, mx)
 
 
-@_helper
+@_inline
 def _drelu(x, mx, t, s):
     T = type(x)
     d = T(1.0) if x > t else s
     return d if x < mx else T(0.0)
 
 
-@_helper
+@_inline
 def _leaky(x, a):
     return x if x >= type(x)(0.0) else a * x
 
 
-@_helper
+@_inline
 def _dleaky(x, a):
     T = type(x)
     return T(1.0) if x >= T(0.0) else a
 
 
-@_helper
+@_inline
 def _elu(x, a):
     T = type(x)
     neg = a * _expm1(min(x, T(0.0)))
     return x if x >= T(0.0) else neg
 
 
-@_helper
+@_inline
 def _delu(x, a):
     T = type(x)
     neg = a * _exp(min(x, T(0.0)))
     return T(1.0) if x >= T(0.0) else neg
 
 
-@_helper
+@_inline
 def _selu(x):
     T = type(x)
     neg = T(_SELU_ALPHA) * _expm1(min(x, T(0.0)))
     return T(_SELU_LAMBDA) * (x if x > T(0.0) else neg)
 
 
-@_helper
+@_inline
 def _dselu(x):
     T = type(x)
     neg = T(_SELU_ALPHA) * _exp(min(x, T(0.0)))
     return T(_SELU_LAMBDA) * (T(1.0) if x > T(0.0) else neg)
 
 
-@_helper
+@_inline
 def _softsign_den(x):
     return type(x)(1.0) / (type(x)(1.0) + abs(x))
 
 
-@_helper
+@_inline
 def _hardsigmoid(x):
     T = type(x)
     return min(T(1.0), max(T(0.0), T(0.2) * x + T(0.5)))
 
 
-@_helper
+@_inline
 def _dhardsigmoid(x):
     T = type(x)
     return T(0.2) if (x >= T(-2.5)) & (x <= T(2.5)) else T(0.0)
 
 
-@_helper
+@_inline
 def _dhardtanh(x):
     T = type(x)
     return T(1.0) if (x >= T(-1.0)) & (x <= T(1.0)) else T(0.0)
 
 
-@_helper
+@_inline
 def _rtanh_parts(x):
     """(|y|, 1/a, a - 1) of DL4J's rational tanh, y = 2x/3, a = 1 + |y| + y² + 1.41645·y⁴."""
     T = type(x)
@@ -309,33 +323,33 @@ def _rtanh_parts(x):
     return ay, T(1.0) / (T(1.0) + am1), am1
 
 
-@_helper
+@_inline
 def _rationaltanh(x):
     _, inv, am1 = _rtanh_parts(x)
     return math.copysign(type(x)(1.7159) * am1 * inv, x)  # 1 - 1/a = (a - 1)/a, no cancellation near 0
 
 
-@_helper
+@_inline
 def _drationaltanh(x):
     T = type(x)
     ay, inv, _ = _rtanh_parts(x)
     return T(1.7159 * 2.0 / 3.0) * (T(1.0) + ay * (T(2.0) + T(4.0 * 1.41645) * ay * ay)) * inv * inv
 
 
-@_helper
+@_inline
 def _drelu6(x):
     T = type(x)
     return T(1.0) if (x > T(0.0)) & (x < T(6.0)) else T(0.0)
 
 
-@_helper
+@_inline
 def _dsigmoid_scaled(x, k):
     """d/dx [x·σ(k·x)] = σ + k·x·σ(1 - σ), σ = σ(k·x) (SWISH: k = 1, GELU sigmoid form: k = 1.702)."""
     s = _sigmoid(k * x)
     return s + k * x * s * (type(x)(1.0) - s)
 
 
-@_helper
+@_inline
 def _gelu_precise_parts(x):
     """(σ(2u), du/dx) for DL4J's coded precise GELU ½x(1 + tanh u) = x·σ(2u), u = √(2/π)·(x + (0.044715·x)³)."""
     T = type(x)
@@ -344,13 +358,13 @@ def _gelu_precise_parts(x):
     return s, T(_GELU_C) * (T(1.0) + T(3.0 * _GELU_K) * kx * kx)
 
 
-@_helper
+@_inline
 def _dgelu_precise(x):
     s, du = _gelu_precise_parts(x)  # d/dx x·σ(2u) = σ + 2x·σ(1 - σ)·u'
     return s + type(x)(2.0) * x * s * (type(x)(1.0) - s) * du
 
 
-@_helper
+@_inline
 def _mish_parts(x):
     """(t, sech²(softplus x), σ(x)) with t = tanh(softplus x) = n/(n+2), n = e(e+2), e = exp(min(x, 20))."""
     T = type(x)

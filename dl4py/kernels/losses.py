@@ -1,56 +1,53 @@
 """Loss functions of DL4J (``org.nd4j.linalg.lossfunctions.impl``) fused with their output activation.
 
-``loss_score_and_gradient`` does, per L1-sized block of rows, a = act(z), the per-example scores, the total score and
-∂score/∂z in one pass, with DL4J's semantics (spec §7):
+``loss_score_and_gradient(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores)`` does,
+per L1-sized block of rows, a = act(z), the per-example scores, the total and ∂total/∂z, with DL4J's semantics
+(spec §7); ``loss_score(...)`` (no ``grad_out``) does the scoring only:
 
-* the total is ``computeScore(average=false)``: the sum over all entries, not divided by N (the caller divides);
-* ``row_scores`` is ``computeScoreArray``: per-example sums;
-* the gradient is ``computeGradient``: ∂(summed score)/∂z per element, not divided by N;
-* the activation is applied inside, as in DL4J (softmax + MCXENT/NLL uses the fused a − y).
+* the returned total is ``computeScore(average=false)``: the sum over all entries, not divided by N (the caller
+  divides), accumulated in float64;
+* ``row_scores`` [N] is ``computeScoreArray``: per-example sums;
+* ``grad_out`` is ``computeGradient``: ∂(summed score)/∂z per element, not divided by N, the activation applied
+  inside as in DL4J (dL/da, then the activation's backprop; softmax + MCXENT/NLL: the fused a − y).
 
-Losses and parameters (``lp``, float64, length 4; ``loss_params`` fills DL4J's defaults):
+Losses (``lp`` is float64 of length 4; ``loss_params(code, ...)`` fills DL4J's defaults; w = per-output weights,
+D = number of columns):
 
-==========================  ==============================================================================
-code                        notes
-==========================  ==============================================================================
-MSE                         w(y−a)²/D; score array also /D
-L2, L1                      w(y−a)², w|a−y|
-MAE                         w|a−y|/D in the total, but ``row_scores`` is NOT divided by D (DL4J's
-                            ``LossMAE.computeScoreArray`` divides by the column count of the N×1 array, i.e. 1)
-XENT                        ``lp[0]`` = clipEps (1e-5): a clipped to [ε, 1−ε] in score and gradient,
-                            dL/da = (a−y)/(a(1−a)) with the clipped a, then through the activation
-                            (sigmoid: exactly DL4J's ``LossBinaryXENT``). With SOFTMAX the score is
-                            −Σ w·y·logsoftmax(z) (unclipped, no (1−y) term) while the gradient stays the
-                            clipped binary-XENT one pushed through the softmax Jacobian, weights applied after
-                            it — DL4J's inconsistency, kept (DL4J's output-layer validation rejects the pair)
-MCXENT, NEGATIVELOGLIKELIHOOD  ``lp[0]`` = softmaxClipEps (1e-10). SOFTMAX: score −Σ w·y·log(clip(a)), gradient
-                            a − y without weights (exact only for rows of y summing to 1, as DL4J),
-                            a·Σ_j(y_j w_j) − y·w with weights. Other activations: −Σ w·y·log a, −w·y/a
-KLD                         y·log(y/a) with y and a clipped to [1e-5, 1] in the score; gradient −y/a unclipped
-COSINE_PROXIMITY            −(y·a)/(max(|y|,1e-5)·max(|a|,1e-5)) per row; DL4J's gradient with
-                            max(|a|², 1e-5) in the denominator
-HINGE, SQUARED_HINGE        max(0, 1−y·a) and its square (labels ±1)
-MAPE, MSLE                  (100/D)·|(y−a)/y| and (1/D)·log((a+1)/(y+1))², weighted
-POISSON                     a − y·log a
-WASSERSTEIN                 total Σ_rows mean_cols(y·a); ``row_scores`` = row means; gradient y/D
-==========================  ==============================================================================
+* MSE: w(y−a)²/D in the total and in ``row_scores``; gradient 2w(a−y)/D. L2: w(y−a)². L1: w|a−y|, w·sign(a−y).
+* MAE: w|a−y|/D in the total, but ``row_scores`` is NOT divided by D (DL4J's ``LossMAE.computeScoreArray``
+  divides by the column count of the N×1 score array, i.e. by 1); gradient w·sign(a−y)/D.
+* XENT (``LossBinaryXENT``, ``lp[0]`` = clipEps, 1e-5): −w[y·log a + (1−y)·log(1−a)] with a clipped to [ε, 1−ε];
+  dL/da = (a−y)/(a(1−a)) with the clipped a, then the activation's backprop, then ×w — for sigmoid exactly
+  DL4J (= a − y unless a is clipped). With SOFTMAX DL4J scores −Σ w·y·logsoftmax(z) (unclipped, no (1−y) term)
+  but keeps the binary-XENT gradient through the softmax Jacobian (weights after it): kept as is, although the two
+  disagree (DL4J's output-layer validation rejects softmax + XENT).
+* MCXENT = NEGATIVELOGLIKELIHOOD (``lp[0]`` = softmaxClipEps, 1e-10): −w·y·log a. With SOFTMAX, a is clipped to
+  [ε, 1−ε] in the score and the gradient is a − y without weights (exact only when each row of y sums to 1, as
+  in DL4J) and a·Σ_j(y_j w_j) − y·w with weights; other activations: dL/da = −w·y/a (unclipped).
+* KLD (KL_DIVERGENCE, RECONSTRUCTION_CROSSENTROPY): y·log(y/a) with y and a clipped to [1e-5, 1] in the score;
+  dL/da = −y/a unclipped.
+* COSINE_PROXIMITY: −(y·a)/(max(|y|, 1e-5)·max(|a|, 1e-5)) per row; DL4J's gradient
+  −(y|a|² − a(y·a))/(max(|y|,1e-5)·max(|a|,1e-5)·max(|a|², 1e-5)).
+* HINGE: max(0, 1−y·a), gradient −y where 1−y·a > 0. SQUARED_HINGE: its square, −2y(1−y·a) there.
+* MAPE: w·(100/D)·|(y−a)/y|. MSLE: w·log((a+1)/(y+1))²/D. POISSON: a − y·log a.
+* WASSERSTEIN: total Σ_rows mean_cols(y·a), ``row_scores`` the row means, gradient y/D.
 
-Per-output weights (``weights``, 1-D of length D, or an empty array for none) exist in DL4J for MSE, L2, L1, MAE,
-XENT, MCXENT/NLL, MAPE and MSLE; passing weights with any other loss raises ``ValueError``.
+Per-output weights (``weights`` [D], or an empty array for none) exist in DL4J for MSE, L2, L1, MAE, XENT,
+MCXENT/NLL, MAPE and MSLE (``WEIGHTED``); weights with any other loss raise ``ValueError``.
 
-Arrays: all of one dtype (float32 or float64; lazily compiled, one signature per dtype), 2-D C-contiguous
-[N, D] (``row_scores`` 1-D [N], ``weights`` 1-D). ``a_buf`` is scratch for a = act(z) (it must not overlap ``z``);
-``grad_out`` may be ``a_buf`` itself (it then holds the gradient on return). The only allocations are small
-NumPy-runtime scratch rows (invisible to the Python allocator). float32 logs use a vectorisable bit-cast log
-(relative error ~1e-7); float64 uses ``math.log``.
-
-Note for developers: these kernels inline code from ``activations.py``; numba's on-disk cache of this module is
-keyed on this file only, so after editing ``activations.py`` delete ``__pycache__/losses*.nb[ic]``.
+Arrays: all of z's dtype (float32 or float64; the kernels compile lazily, one signature per dtype, cached on
+disk), C-contiguous; ``labels``, ``z``, ``a_buf``, ``grad_out`` [N, D], ``row_scores`` [N]. ``a_buf`` receives
+a = act(z) and must not overlap ``z``; ``grad_out`` may be ``a_buf`` itself (it then holds the gradient). Scratch
+comes from the activation module's thread-local buffers: nothing is allocated per call. float32 logs use the
+vectorisable bit-cast log of :mod:`.activations` (relative error ~1e-7); float64 uses ``math.log``.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from dl4py.kernels import activations as _activations
 from dl4py.kernels.activations import (
     SOFTMAX,
     _backward,
@@ -60,6 +57,7 @@ from dl4py.kernels.activations import (
     _log,
     _check_same_shape,
     _copy,
+    _empty,
     _block_rows,
     _same,
     act_params,
@@ -311,12 +309,20 @@ def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_score
     return total
 
 
-def _check_dtype(z: np.ndarray) -> None:
-    if getattr(z, "dtype", None) not in _DTYPES:
-        raise TypeError(f"loss kernels take float32 or float64 arrays, got {getattr(z, 'dtype', type(z))}")
+def _depend_on(path: str, *dispatchers) -> None:
+    """numba keys a function's on-disk cache on its own source file only; these kernels link code from
+    ``activations.py``, so that file's stamp is folded into theirs (else edits there would leave stale object code).
+    """
+    st = os.stat(path)
+    for d in dispatchers:
+        try:
+            cache_file = d._cache._cache_file
+            cache_file._source_stamp = (cache_file._source_stamp, st.st_mtime, st.st_size)
+        except AttributeError:  # numba internals changed: keep numba's own behaviour
+            pass
 
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_depend_on(_activations.__file__, _loss_block, _loss_impl)
 
 
 def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray,
@@ -328,7 +334,7 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
     ``row_scores``: [N] — all of z's dtype (float32 or float64), C-contiguous. On return ``a_buf`` = act(z)
     (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z, ``row_scores`` = ``computeScoreArray``.
     """
-    _check_dtype(z)
+    _empty(z)  # float32 or float64, else TypeError
     if grad_out.shape[0] == 0 and z.shape[0] > 0:
         raise ValueError("grad_out must have the shape of z")
     return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores,
@@ -338,7 +344,7 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
 def loss_score(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray, z: np.ndarray,
                weights: np.ndarray, a_buf: np.ndarray, row_scores: np.ndarray) -> float:
     """Score only (inference scoring): ``loss_score_and_gradient`` without the gradient; returns the total."""
-    _check_dtype(z)
+    _empty(z)  # float32 or float64, else TypeError
     return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, a_buf[:0], row_scores,
                       scratch(z.dtype, 2 * block_elements(z.shape[1]) + z.shape[1]))
 

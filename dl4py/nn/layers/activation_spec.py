@@ -67,7 +67,7 @@ class ActivationSpec:
         if rng is None:
             rng = np.random.default_rng()
         lo, hi = float(self.params[0]), float(self.params[1])
-        rng.random(out=buf)
+        rng.random(out=buf, dtype=buf.dtype.type)
         buf *= hi - lo
         buf += lo
         return buf

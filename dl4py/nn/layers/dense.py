@@ -31,7 +31,7 @@ class DenseCore(EngineLayer):
             return x
         ws = self.ws(x.shape[0])
         mask = ws.get("dropout_mask", x.shape)
-        self.rng.random(out=mask)
+        self.rng.random(out=mask, dtype=mask.dtype.type)
         np.less(mask, p, out=mask)  # 1.0 keep / 0.0 drop
         mask *= 1.0 / p
         xd = ws.get("x_dropped", x.shape)

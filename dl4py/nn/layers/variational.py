@@ -32,7 +32,7 @@ from .base import EngineLayer, register_engine_layer
 from .loss_spec import LossSpec, loss_spec
 
 #: most decoder rows (samples × examples) processed at once by the reconstruction-probability methods
-_PROBABILITY_CHUNK_ROWS = 8192
+_PROBABILITY_CHUNK_ROWS = 4096
 
 
 @dataclass
@@ -630,38 +630,41 @@ class VariationalAutoencoderEngine(EngineLayer):
         self._heads(h, False, "rp_")
         mu, lv = ws.get("rp_mu", (n, k)), ws.get("rp_lv", (n, k))
         sig, var = ws.get("rp_sig", (n, k)), ws.get("rp_var", (n, k))
-        chunk = max(1, min(samples, _PROBABILITY_CHUNK_ROWS // n))
-        acc = np.zeros(n, dtype=np.float64)  # geometric: Σ log p; arithmetic: running Σ exp(log p − max)
-        run_max = np.full(n, -np.inf)
-        done = 0
+        # samples are decoded in equal chunks of at most _PROBABILITY_CHUNK_ROWS rows (one set of buffers, reused
+        # by later calls with the same N); the last chunk may carry a few unused padding samples
+        chunks = -(-samples // max(1, _PROBABILITY_CHUNK_ROWS // n))
+        c = -(-samples // chunks)
+        rows = c * n
         self._ws_key = n
-        while done < samples:
-            c = min(chunk, samples - done)
-            rows = c * n
-            eps = ws.get(f"rp_eps{c}", (rows, k))
+        eps = ws.get("rp_eps", (rows, k))
+        z = ws.get("rp_z", (rows, k))
+        row_nll = ws.get("rp_nll", (rows,), np.float64)
+        acc = np.zeros(n, dtype=np.float64)  # geometric: Σ log p; arithmetic: Σ exp(log p − run_max)
+        run_max = np.full(n, -np.inf)
+        for start in range(0, samples, c):
+            used = min(c, samples - start)
             if noise_arr is None:
-                self.rng.standard_normal(out=eps, dtype=self.dtype)
+                self.rng.standard_normal(out=eps[: used * n], dtype=self.dtype)
             else:
-                eps[...] = noise_arr[done : done + c].reshape(rows, k)
-            z = ws.get(f"rp_z{c}", (rows, k))
+                eps[: used * n] = noise_arr[start : start + used].reshape(used * n, k)
+            eps[used * n :] = 0.0
             KD.reparam_forward(mu, lv, sig, var, eps, z)
-            o = self._decode(z, False, f"rp{c}_")
-            row_nll = ws.get(f"rp_nll{c}", (rows,), np.float64)
-            self._reconstruction_nll(x, o, None, row_nll, 1.0, f"rp{c}_")
-            logp = -row_nll.reshape(c, n)
+            o = self._decode(z, False, "rp_")
+            self._reconstruction_nll(x, o, None, row_nll, 1.0, "rp_")
+            logp = -row_nll[: used * n].reshape(used, n)
             if mean == "geometric":
                 acc += logp.sum(axis=0)
-            else:
-                new_max = np.maximum(run_max, logp.max(axis=0))
-                finite = np.isfinite(new_max)
-                scale = np.where(finite, np.exp(np.where(finite, run_max - new_max, 0.0)), 0.0)
-                acc = acc * scale + np.where(finite, np.exp(logp - np.where(finite, new_max, 0.0)), 0.0).sum(axis=0)
-                run_max = new_max
-            done += c
+                continue
+            new_max = np.maximum(run_max, logp.max(axis=0))
+            with np.errstate(invalid="ignore"):
+                shift = np.where(np.isfinite(new_max), new_max, 0.0)
+                acc = acc * np.exp(run_max - shift) + np.exp(logp - shift).sum(axis=0)
+            run_max = new_max
         if mean == "geometric":
             return acc / samples
-        with np.errstate(divide="ignore"):
-            return run_max + np.log(acc) - math.log(samples)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(acc) + np.where(np.isfinite(run_max), run_max, 0.0) - math.log(samples)
+        return np.where(run_max == -np.inf, -np.inf, out)
 
     def reconstructionLogProbability(self, x: Any, numSamples: int, noise: Any = None,
                                      mean: str = "geometric") -> np.ndarray:
