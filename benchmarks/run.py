@@ -65,17 +65,16 @@ def _set_threads(n: int, system: str) -> dict:
     import numpy  # noqa: F401  (loads OpenBLAS so that threadpoolctl sees it)
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=n)
     if system == "dl4py":
         import numba
 
-        m = min(n, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(m)
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # starts numba's threading layer
         info["numba_threads"] = numba.get_num_threads()
         try:
             info["numba_threading_layer"] = numba.threading_layer()
         except ValueError:
             info["numba_threading_layer"] = None
+    threadpool_limits(limits=n)  # last: also covers the OpenMP runtime numba or torch loaded
     info["blas"] = _blas_summary()
     return info
 
@@ -497,8 +496,16 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_torch_numpy": _ratios(tt, n),
                 "fraction_of_gemm_ceiling": _ratios(d, g) if "gemm" in cell else None,
                 "gemm_gflops": [x["gflops"] if x else None for x in cell["gemm"]] if "gemm" in cell else None,
-                "cpu_utilisation_dl4py": [x["cpu_seconds"] / x["seconds"] if x else None for x in cell["dl4py"]],
+                "cpu_utilisation": {s: [x["cpu_seconds"] / x["seconds"] if x and "cpu_seconds" in x else None
+                                        for x in cell[s]] for s in cell if s != "gemm"},
             }
+            entry["median_cpu_utilisation"] = {s: _median(v) for s, v in entry["cpu_utilisation"].items()}
+            # examples per CPU-second: less sensitive to other processes on the machine (1 thread only)
+            cpu_rate = {s: [x["examples_per_s"] * x["seconds"] / x["cpu_seconds"] if x and x.get("cpu_seconds")
+                            else None for x in cell[s]] for s in cell if s != "gemm"}
+            entry["examples_per_cpu_s"] = cpu_rate
+            if "torch" in cpu_rate:
+                entry["median_cpu_time_ratio_dl4py_torch"] = _median(_ratios(cpu_rate["dl4py"], cpu_rate["torch"]))
             for key in ("ratio_dl4py_torch", "ratio_dl4py_numpy", "ratio_torch_numpy", "fraction_of_gemm_ceiling",
                         "gemm_gflops"):
                 entry["median_" + key] = _median(entry[key]) if entry[key] else None
@@ -526,6 +533,18 @@ def main(argv: list[str] | None = None) -> int:
                       _fmt(med.get("gemm")), _fmt(None if frac is None else 100 * frac, ".0f") +
                       ("%" if frac is not None else ""), _fmt(vs, ".2f") + ("×" if vs else "")])
     _print_table(table)
+    util = [["workload", "thr"] + [f"{SYSTEM_NAMES[s]} CPU use" for s in ("dl4py", "numpy", "torch")]
+            + ["dl4py/torch per CPU-s"]]
+    for w, t, e in rows:
+        u = e["median_cpu_utilisation"]
+        c = e.get("median_cpu_time_ratio_dl4py_torch")
+        util.append([w.name, str(t)] + [_fmt(None if u.get(s) is None else 100 * u[s], ".0f") + ("%" if u.get(s)
+                                        is not None else "") for s in ("dl4py", "numpy", "torch")]
+                    + [_fmt(c, ".2f") + ("×" if c else "")])
+    print("\ncontention check: process CPU time ÷ wall time over the timed epochs (at 1 thread, below 100% means the "
+          "process waited for a CPU: other load on the machine), and the dl4py/torch ratio of examples per "
+          "CPU-second (robust to that load at 1 thread; not meaningful with spinning BLAS threads)")
+    _print_table(util)
     gemm_rows = [(w, t, e) for w, t, e in rows if e["median_gemm_gflops"]]
     for w, t, e in gemm_rows:
         print(f"GEMM ceiling {w.name} {t}t: {e['median_gemm_gflops']:.1f} GFLOP/s float32 on the 17 GEMMs of one "

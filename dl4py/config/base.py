@@ -105,8 +105,9 @@ class Dl4jConfig(BaseModel):
 
     @classmethod
     def _positional_to_keywords(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Map DL4J-style constructor arguments (``ActivationLReLU(0.2)``) onto fields in declaration order."""
-        names = [n for n, f in cls.model_fields.items() if option_meta(f).get("serialize", True)]
+        """Map DL4J-style constructor arguments (``ActivationLReLU(0.2)``) onto fields: in the order
+        ``_positional_names`` gives (declaration order unless a class mirrors a different Java constructor)."""
+        names = cls._positional_names(args)
         if len(args) > len(names):
             raise DL4JInvalidConfigException(
                 f"{cls.__name__}: takes at most {len(names)} positional argument(s) ({', '.join(names)}), got {len(args)}"
@@ -117,6 +118,11 @@ class Dl4jConfig(BaseModel):
                 raise DL4JInvalidConfigException(f"{cls.__name__}: option {key!r} given twice")
             merged[key] = value
         return merged
+
+    @classmethod
+    def _positional_names(cls, args: tuple[Any, ...]) -> list[str]:
+        """Field names that positional constructor arguments fill (override to mirror a Java constructor)."""
+        return [n for n, f in cls.model_fields.items() if option_meta(f).get("serialize", True)]
 
     # -- JSON hooks (see dl4py.serde.json_codec) ------------------------------------------------------------
     def _to_dl4j_fixups(self, body: dict[str, Any]) -> None:

@@ -51,16 +51,12 @@ from dl4py.kernels import activations as _activations
 from dl4py.kernels.activations import (
     SOFTMAX,
     _backward,
+    _check_same_shape,
+    _empty,
     _forward,
     _inline,
     _jit,
     _log,
-    _check_same_shape,
-    _copy,
-    _empty,
-    _block_rows,
-    _same,
-    act_params,
     block_elements,
     scratch,
 )
@@ -117,19 +113,42 @@ def _sign(x):
 
 
 @_jit
-def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
-    """Scores and dL/da for a block of whole rows flattened to 1-D (row length ``width``).
+def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
+    """Per-example scores into ``rows``, dL/da into ``s`` (softmax + MCXENT: dL/dz directly), the total returned.
 
-    Writes the per-example scores (``computeScoreArray``) into ``rows`` and dL/da into ``s`` (softmax + MCXENT:
-    dL/dz directly); returns the block's contribution to the total (``computeScore``), in float64.
+    ``a`` = act(z) is already computed; ``softmax`` tells whether act is SOFTMAX; ``ones``: scratch of z's dtype
+    with at least D elements (the weights when there are none).
     """
+    n, width = z.shape
+    _check_same_shape(z, labels)
+    _check_same_shape(z, a)
+    _check_same_shape(z, s)
+    if rows.shape[0] != n:
+        raise ValueError("row_scores must have one entry per row")
+    if lp.shape[0] < 4:
+        raise ValueError("loss parameters lp must be a float64 array of length 4")
+    has_w = weights.shape[0] > 0
+    if has_w and weights.shape[0] != width:
+        raise ValueError("weights must have one entry per column")
+    if has_w and not _supports_weights(loss):
+        raise ValueError("this loss function has no per-output weights in DL4J")
+    if ones.shape[0] < width:
+        raise ValueError("scratch buffer too small")
+    w = weights
+    if not has_w:
+        w = ones[:width]
+        for j in range(width):
+            w[j] = 1.0
+    size = n * width
+    yf, zf, af, sf = labels.reshape(size), z.reshape(size), a.reshape(size), s.reshape(size)
+    clip = lp[0]
     T = z.dtype.type
     inv_w = 1.0 / max(width, 1)
     lo, hi = T(clip), T(1.0 - clip)
     total = 0.0
-    for r in range(rows.shape[0]):
+    for r in range(n):
         k = r * width
-        yr, zr, ar, sr = y[k:k + width], z[k:k + width], a[k:k + width], s[k:k + width]
+        yr, zr, ar, sr = yf[k:k + width], zf[k:k + width], af[k:k + width], sf[k:k + width]
         acc = 0.0  # Σ_j of the per-element score of this row
         row_scale, total_scale = 1.0, 1.0  # row score = acc·row_scale, total += acc·total_scale
         if loss == MSE or loss == L2:
@@ -151,7 +170,7 @@ def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
                 total_scale = inv_w  # computeScoreArray of LossMAE is not divided by D (DL4J)
         elif loss == XENT:
             if softmax:  # DL4J: LogSoftMax op, unclipped, y·log(a) term only
-                m = zr[0]
+                m = zr[0] if width > 0 else T(0.0)
                 for j in range(width):
                     m = max(m, zr[j])
                 se = 0.0
@@ -240,75 +259,6 @@ def _loss_block(loss, clip, softmax, has_w, width, y, z, a, w, s, rows):
     return total
 
 
-@_jit
-def _loss_impl(loss, lp, act, ap, labels, z, weights, a_buf, grad_out, row_scores, buf):
-    """Shared body; ``grad_out`` with 0 rows (and N > 0) means score only; ``buf``: scratch of z's dtype with at
-    least 2·B + D elements, B = the block size in elements."""
-    n, width = z.shape
-    want_grad = grad_out.shape[0] > 0
-    _check_same_shape(z, labels)
-    _check_same_shape(z, a_buf)
-    if want_grad:
-        _check_same_shape(z, grad_out)
-    if row_scores.shape[0] != n:
-        raise ValueError("row_scores must have one entry per row")
-    if lp.shape[0] < 4:
-        raise ValueError("loss parameters lp must be a float64 array of length 4")
-    if n > 0 and width > 0 and _same(a_buf, z):
-        raise ValueError("a_buf must not be z")
-    has_w = weights.shape[0] > 0
-    if has_w and weights.shape[0] != width:
-        raise ValueError("weights must have one entry per column")
-    if has_w and not _supports_weights(loss):
-        raise ValueError("this loss function has no per-output weights in DL4J")
-    act_params(act, ap, z)  # validates ap
-    if width == 0:
-        for i in range(n):
-            row_scores[i] = 0.0
-        return 0.0
-    softmax = act == SOFTMAX
-    fused = softmax and loss == MCXENT
-    post_w = has_w and softmax and loss == XENT
-    rb = _block_rows(width)
-    blk = rb * width
-    if buf.shape[0] < 2 * blk + width:
-        raise ValueError("scratch buffer too small")
-    s, t = buf[:blk].reshape((rb, width)), buf[blk:2 * blk].reshape((rb, width))
-    w = weights
-    if not has_w:
-        w = buf[2 * blk:2 * blk + width]
-        for j in range(width):
-            w[j] = 1.0
-    alias = want_grad and not fused and _same(grad_out, a_buf)
-    none = buf[:0]
-    acc0 = lp[:0]  # empty float64 (no bias gradient)
-    total = 0.0
-    for i0 in range(0, n, rb):
-        i1 = min(n, i0 + rb)
-        zb, ab, sb = z[i0:i1], a_buf[i0:i1], s[:i1 - i0]
-        _forward(act, ap, zb, none, ab, none)
-        k = (i1 - i0) * width
-        total += _loss_block(loss, lp[0], softmax, has_w, width, labels[i0:i1].reshape(k), zb.reshape(k),
-                             ab.reshape(k), w, sb.reshape(k), row_scores[i0:i1])
-        if not want_grad:
-            continue
-        gb = grad_out[i0:i1]
-        if fused:
-            _copy(sb.reshape(k), gb.reshape(k))
-        elif alias:
-            tb = t[:i1 - i0]
-            _backward(act, ap, zb, ab, sb, tb, none, none, acc0)
-            _copy(tb.reshape(k), gb.reshape(k))
-        else:
-            _backward(act, ap, zb, ab, sb, gb, none, none, acc0)
-        if post_w:
-            for r in range(i1 - i0):
-                gr = gb[r]
-                for j in range(width):
-                    gr[j] *= w[j]
-    return total
-
-
 def _depend_on(path: str, *dispatchers) -> None:
     """numba keys a function's on-disk cache on its own source file only; these kernels link code from
     ``activations.py``, so that file's stamp is folded into theirs (else edits there would leave stale object code).
@@ -322,7 +272,22 @@ def _depend_on(path: str, *dispatchers) -> None:
             pass
 
 
-_depend_on(_activations.__file__, _loss_block, _loss_impl)
+_depend_on(_activations.__file__, _loss_rows)
+
+
+def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
+    """a_buf = act(z), then the loss pass; returns the total and the dL/da scratch (dL/dz for softmax + MCXENT)."""
+    e = _empty(z)  # float32 or float64, else TypeError
+    if a_buf.shape != z.shape:
+        raise ValueError(f"a_buf shape {a_buf.shape} != z shape {z.shape}")
+    if z.size and np.may_share_memory(a_buf, z):
+        raise ValueError("a_buf must not overlap z")
+    n, width = z.shape
+    _forward(act_code, ap, z, e, a_buf, e)
+    s = scratch(z.dtype, n * width, 2)[: n * width].reshape(n, width)
+    total = _loss_rows(loss_code, lp, act_code == SOFTMAX, labels, z, weights, a_buf, s, row_scores,
+                       scratch(z.dtype, width, 3))
+    return total, s
 
 
 def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray,
@@ -334,19 +299,29 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
     ``row_scores``: [N] — all of z's dtype (float32 or float64), C-contiguous. On return ``a_buf`` = act(z)
     (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z, ``row_scores`` = ``computeScoreArray``.
     """
-    _empty(z)  # float32 or float64, else TypeError
-    if grad_out.shape[0] == 0 and z.shape[0] > 0:
-        raise ValueError("grad_out must have the shape of z")
-    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores,
-                      scratch(z.dtype, 2 * block_elements(z.shape[1]) + z.shape[1]))
+    if grad_out.shape != z.shape:
+        raise ValueError(f"grad_out shape {grad_out.shape} != z shape {z.shape}")
+    total, s = _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores)
+    softmax = act_code == SOFTMAX
+    if softmax and loss_code == MCXENT:  # s already holds the fused dL/dz
+        np.copyto(grad_out, s)
+    else:
+        e = _empty(z)
+        tmp, acc = scratch(z.dtype, block_elements(z.shape[1])), _activations._EMPTY[np.dtype(np.float64)]
+        if np.may_share_memory(grad_out, a_buf):
+            _backward(act_code, ap, z, a_buf, s, s, e, tmp, acc)  # in place on the scratch, a_buf still read
+            np.copyto(grad_out, s)
+        else:
+            _backward(act_code, ap, z, a_buf, s, grad_out, e, tmp, acc)
+        if softmax and loss_code == XENT and weights.shape[0]:  # DL4J weighs XENT after the activation's backprop
+            np.multiply(grad_out, weights, out=grad_out)
+    return total
 
 
 def loss_score(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, labels: np.ndarray, z: np.ndarray,
                weights: np.ndarray, a_buf: np.ndarray, row_scores: np.ndarray) -> float:
     """Score only (inference scoring): ``loss_score_and_gradient`` without the gradient; returns the total."""
-    _empty(z)  # float32 or float64, else TypeError
-    return _loss_impl(loss_code, lp, act_code, ap, labels, z, weights, a_buf, a_buf[:0], row_scores,
-                      scratch(z.dtype, 2 * block_elements(z.shape[1]) + z.shape[1]))
+    return _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores)[0]
 
 
 def warmup(dtypes=(np.float32, np.float64)) -> None:

@@ -23,6 +23,16 @@ class _WeightedLoss(ILossFunction):
 
     weights: Optional[list[float]] = option(None)
 
+    #: the scalar hyper-parameter DL4J's constructors take before the weights (LossBinaryXENT(clipEps, weights))
+    scalar_option: ClassVar[str | None] = None
+
+    @classmethod
+    def _positional_names(cls, args: tuple[Any, ...]) -> list[str]:
+        # Java overloads: Loss(weights), Loss(scalar), Loss(scalar, weights) — told apart by the argument type.
+        if args and (isinstance(args[0], (list, tuple)) or hasattr(args[0], "shape")):
+            return ["weights"]
+        return [cls.scalar_option, "weights"] if cls.scalar_option else ["weights"]
+
     @field_validator("weights", mode="before")
     @classmethod
     def _weights_in(cls, v: Any) -> Any:
@@ -94,6 +104,7 @@ class LossBinaryXENT(_WeightedLoss):
     """Binary cross-entropy, predictions clipped to [clipEps, 1 − clipEps]."""
 
     clip_eps: float = option(1e-5)
+    scalar_option: ClassVar[str | None] = "clip_eps"
     _check_clip = _clip_validator("clip_eps")
 
 
@@ -102,6 +113,7 @@ class LossMCXENT(_WeightedLoss):
     """Multi-class cross-entropy; with softmax, predictions clipped to [softmaxClipEps, 1 − softmaxClipEps]."""
 
     softmax_clip_eps: float = option(1e-10)
+    scalar_option: ClassVar[str | None] = "softmax_clip_eps"
     _check_clip = _clip_validator("softmax_clip_eps")
 
 

@@ -30,13 +30,16 @@ from .dropout import DropoutLike
 from .enums import (
     BackpropType,
     CacheMode,
+    ConvolutionMode,
+    CudnnAlgoMode,
     DataType,
     GradientNormalization,
     OptimizationAlgorithm,
     WorkspaceMode,
 )
 from .inputs import InputType
-from .layers import BaseLayer, FeedForwardLayer, Layer, LossLayer, UpdaterLike
+from .constraint import LayerConstraint
+from .layers import BaseLayer, FeedForwardLayer, Layer, LossLayer, UpdaterLike, attach_constraints
 from .preprocessor import CnnToFeedForwardPreProcessor, InputPreProcessor
 from .weightnoise import IWeightNoise
 
@@ -123,6 +126,11 @@ class GlobalConfiguration(Dl4jConfig):
     training_workspace_mode: WorkspaceMode = option(WorkspaceMode.ENABLED)
     inference_workspace_mode: WorkspaceMode = option(WorkspaceMode.ENABLED)
     cache_mode: CacheMode = option(CacheMode.NONE)
+    all_param_constraints: list[LayerConstraint] = option(default_factory=list, builder=("constrainAllParameters",))
+    weight_constraints: list[LayerConstraint] = option(default_factory=list, builder=("constrainWeights",))
+    bias_constraints: list[LayerConstraint] = option(default_factory=list, builder=("constrainBias",))
+    convolution_mode: ConvolutionMode = option(ConvolutionMode.Truncate)
+    cudnn_algo_mode: CudnnAlgoMode = option(CudnnAlgoMode.PREFER_FASTEST)
 
     @field_validator("data_type", mode="before")
     @classmethod
@@ -172,6 +180,13 @@ class GlobalConfiguration(Dl4jConfig):
                 raise DL4JInvalidConfigException(
                     "NeuralNetConfiguration.Builder: " + str(exc).removeprefix("GlobalConfiguration: ")
                 ) from None
+
+        def graphBuilder(self):
+            """DL4J's ComputationGraph is not part of dl4py (only MultiLayerNetwork): always raises."""
+            raise DL4JInvalidConfigException(
+                "NeuralNetConfiguration.Builder.graphBuilder(): ComputationGraph networks are not supported by dl4py; "
+                "use list() for a MultiLayerConfiguration"
+            )
 
         def list(self, *layers: Layer) -> "ListBuilder":
             """Start a multi-layer network; layers may also be given here directly."""
@@ -265,7 +280,14 @@ def apply_global_options(layer: Layer, g: GlobalConfiguration, index: int) -> La
             values["regularization"] = _clone(g.regularization)
         if g.regularization_bias or not values["regularization_bias"]:
             values["regularization_bias"] = _clone(g.regularization_bias)
-    return type(layer)(**values)
+    result = type(layer)(**values)
+    pending = [("all", c) for c in g.all_param_constraints] + [("weights", c) for c in g.weight_constraints]
+    pending += [("bias", c) for c in g.bias_constraints]
+    if pending and result.paramKeys():
+        # DL4J attaches global weight and bias constraints; its "all parameters" ones are lost to a bug (an empty
+        # loop) — dl4py attaches all three.
+        result.constraints = attach_constraints(result, pending)
+    return result
 
 
 class MultiLayerConfiguration(Dl4jConfig):

@@ -56,3 +56,20 @@ class DataType(str, enum.Enum):
         import numpy as np
 
         return {"FLOAT": np.float32, "DOUBLE": np.float64, "HALF": np.float16}[self.value]
+
+
+class ConvolutionMode(str, enum.Enum):
+    """Global option for convolutional layers (stored; dl4py has no convolutional layers)."""
+
+    Strict = "Strict"
+    Truncate = "Truncate"
+    Same = "Same"
+    Causal = "Causal"
+
+
+class CudnnAlgoMode(str, enum.Enum):
+    """Global option for cuDNN (stored; dl4py runs on the CPU)."""
+
+    NO_WORKSPACE = "NO_WORKSPACE"
+    PREFER_FASTEST = "PREFER_FASTEST"
+    USER_SPECIFIED = "USER_SPECIFIED"

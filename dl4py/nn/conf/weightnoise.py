@@ -24,6 +24,11 @@ class WeightNoise(IWeightNoise):
     apply_to_bias: bool = option(False)
     additive: bool = option(True)
 
+    @classmethod
+    def _positional_names(cls, args):
+        # Java: WeightNoise(dist), WeightNoise(dist, additive), WeightNoise(dist, applyToBias, additive)
+        return ["distribution", "additive"] if len(args) == 2 else ["distribution", "apply_to_bias", "additive"]
+
 
 @dl4j_class("org.deeplearning4j.nn.conf.weightnoise.DropConnect")
 class DropConnect(IWeightNoise):

@@ -31,7 +31,8 @@ from .activation_spec import ActivationSpec, activation_spec
 from .base import EngineLayer, register_engine_layer
 from .loss_spec import LossSpec, loss_spec
 
-#: most decoder rows (samples × examples) processed at once by the reconstruction-probability methods
+#: most decoder rows (samples × examples) decoded at once by the reconstruction-probability methods (their
+#: buffers stay in the layer's workspace for the next call with the same minibatch size)
 _PROBABILITY_CHUNK_ROWS = 4096
 
 
@@ -150,7 +151,9 @@ class VariationalAutoencoderEngine(EngineLayer):
        inside the matrix product.
     8. float32 numerics: exp/log are vectorised polynomial versions (relative error ≤ 2e-7); e^ℓ is clamped to
        the normal float32 range, so σ² never overflows to ∞ or underflows to 0 (DL4J's would, giving ±∞ scores).
-       Sums are accumulated in float64. The Bernoulli ±∞/NaN rules themselves are DL4J's, unchanged.
+       Per-row sums run in the array type, totals in float64. The Bernoulli ±∞/NaN rules are DL4J's, unchanged
+       (in float32 the activation kernels' sigmoid saturates to exactly 1 but never to exactly 0, so only the
+       "p = 1" case arises there).
 
     Extra (not in DL4J): the arithmetic-mean reconstruction probability of An & Cho (2015),
     ``reconstructionProbability(x, n, mean="arithmetic")`` = mean_s p(x|z_s), computed stably as

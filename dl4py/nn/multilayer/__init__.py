@@ -54,6 +54,10 @@ class MultiLayerNetwork:
         """Allocate parameters, gradients and updater state; initialise parameters (or copy ``params``)."""
         if self._initialized and params is None:
             return self
+        try:  # a nested option may have been changed since the configuration was built
+            self.conf._check_network()
+        except ValueError as exc:
+            raise DL4JInvalidConfigException(f"MultiLayerNetwork.init: {exc}") from None
         dtype = self.dtype
         self.layers = [create_engine_layer(c.layer, i, dtype) for i, c in enumerate(self.conf.confs)]
         total = sum(l.num_params for l in self.layers)
@@ -365,6 +369,7 @@ class MultiLayerNetwork:
             self.updater.update(
                 self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=self.conf.confs[0].mini_batch
             )
+        self._apply_constraints(self.layers)
         self.conf.iteration_count = it + 1
         for listener in self.listeners:
             _call(listener, "iterationDone", self, it, ep)
@@ -385,6 +390,14 @@ class MultiLayerNetwork:
                         f"gradient of {l.describe()} became non-finite at {where}; parameters are left at their "
                         "last finite values"
                     )
+
+    @staticmethod
+    def _apply_constraints(layers) -> None:
+        for layer in layers:
+            if layer.conf.constraints:
+                from ..layers.constraints import apply_layer_constraints
+
+                apply_layer_constraints(layer)
 
     @contextlib.contextmanager
     def _rollback_if_non_finite(self, iteration: int, epoch: int, layer: int | None = None):
@@ -485,6 +498,7 @@ class MultiLayerNetwork:
             self.pretrain_updater(layerIdx).update(
                 self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=conf.mini_batch, skip_pretrain=False
             )
+        self._apply_constraints([layer])
         conf.iteration_count = it + 1
         for listener in self.listeners:
             _call(listener, "iterationDone", self, it, ep)

@@ -27,16 +27,12 @@ from ..distribution import Distribution
 from ..dropout import DropoutLike
 from ..enums import GradientNormalization
 from ..weightnoise import IWeightNoise
+from ..constraint import LayerConstraint
 from pydantic import BeforeValidator
 from typing import Annotated
 
 UpdaterLike = Annotated[IUpdater, BeforeValidator(to_updater)]
 _PKG = "org.deeplearning4j.nn.conf.layers."
-
-
-class LayerConstraint(Dl4jConfig):
-    """Base of parameter constraints (DL4J: ``LayerConstraint``). No constraint classes are implemented yet: a
-    JSON document that names one is refused with a clear error rather than silently ignoring the constraint."""
 
 
 class Layer(Dl4jConfig):
@@ -45,6 +41,30 @@ class Layer(Dl4jConfig):
     layer_name: Optional[str] = option(None, builder=("name",))
     drop_out: DropoutLike = option(None, json="idropout", builder=("dropOut",))
     constraints: Optional[list[LayerConstraint]] = option(None)
+
+    class Builder:
+        def _constrain(self, scope: str, constraints: tuple) -> Any:
+            self.__dict__.setdefault("_pending_constraints", []).extend((scope, c) for c in constraints)
+            return self
+
+        def constrainAllParameters(self, *constraints: LayerConstraint):
+            """Constraints on every parameter of the layer, applied after each update."""
+            return self._constrain("all", constraints)
+
+        def constrainWeights(self, *constraints: LayerConstraint):
+            """Constraints on the weight parameters, applied after each update."""
+            return self._constrain("weights", constraints)
+
+        def constrainBias(self, *constraints: LayerConstraint):
+            """Constraints on the bias parameters, applied after each update."""
+            return self._constrain("bias", constraints)
+
+        def build(self):
+            layer = super().build()
+            pending = self.__dict__.get("_pending_constraints")
+            if pending:
+                layer.constraints = attach_constraints(layer, pending)
+            return layer
 
     #: parameter keys in DL4J order, for layers with parameters (engine layout, ``variables`` in JSON)
     def paramKeys(self) -> list[str]:
@@ -300,6 +320,22 @@ class AutoEncoder(BasePretrainNetwork):
 
     def isPretrainParam(self, key: str) -> bool:
         return key == "vb"
+
+
+def attach_constraints(layer: "Layer", pending: list[tuple[str, Any]]) -> list[LayerConstraint]:
+    """The layer's constraint list plus ``pending`` (scope, constraint) pairs, each bound to the keys of its
+    scope ("all", "weights" or "bias") — what DL4J's layer constructor does with builder constraints."""
+    scopes = {
+        "all": layer.paramKeys(),
+        "weights": layer.weightKeys() if hasattr(layer, "weightKeys") else [],
+        "bias": layer.biasKeys() if hasattr(layer, "biasKeys") else [],
+    }
+    out = list(layer.constraints or [])
+    for scope, c in pending:
+        if not isinstance(c, LayerConstraint):
+            raise DL4JInvalidConfigException(f"{type(layer).__name__}: constraint must be a LayerConstraint, got {c!r}")
+        out.append(c.withParams(scopes[scope]))
+    return out
 
 
 __all__ = [

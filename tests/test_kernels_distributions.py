@@ -1,0 +1,126 @@
+"""The VAE kernels (dl4py.kernels.distributions) in isolation: float32 exp/log, DL4J's Bernoulli ±∞/NaN rules,
+the Gaussian [means | log σ²] layout, the latent-layer kernels, sample stacking (row r ↔ example r mod N)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dl4py.kernels import activations as KA
+from dl4py.kernels import distributions as KD
+
+
+def test_float32_exp_and_log_accuracy_and_special_values():
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([rng.uniform(-87, 88, 3000), rng.uniform(-5, 5, 3000)]).astype(np.float32)
+    got = np.array([KD.exp_scalar(v) for v in xs], dtype=np.float64)
+    ref = np.exp(xs.astype(np.float64))
+    assert np.max(np.abs(got - ref) / ref) < 2e-7
+    ys = np.exp(rng.uniform(-100, 88, 3000)).astype(np.float32)
+    ys = ys[ys > 0]
+    got = np.array([KD.log_scalar(v) for v in ys], dtype=np.float64)
+    ref = np.log(ys.astype(np.float64))
+    assert np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-3)) < 2e-7
+    f = np.float32
+    assert KD.log_scalar(f(0.0)) == -np.inf and np.isnan(KD.log_scalar(f(-1.0)))
+    assert KD.log_scalar(f(np.inf)) == np.inf and np.isnan(KD.log_scalar(f(np.nan)))
+    for sub in (f(1e-45), f(3e-40)):  # subnormals
+        assert KD.log_scalar(sub) == pytest.approx(math.log(float(sub)), rel=1e-6)
+    assert 0 < KD.exp_scalar(f(-1000.0)) < 2e-38 and np.isfinite(KD.exp_scalar(f(1000.0)))  # clamped
+    assert KD.exp_scalar(0.5) == math.exp(0.5) and KD.log_scalar(0.5) == math.log(0.5)  # float64: libm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bernoulli_infinite_logs_and_nan_gradients_are_zero(dtype):
+    """DL4J: ±∞ logs are replaced by 0 before multiplying by x, NaN gradient entries by 0."""
+    o = np.array([[100.0, -800.0, 0.3, -1.2]], dtype)  # p = 1, p = 0, then ordinary values
+    x = np.array([[0.0, 1.0, 1.0, 0.0]], dtype)
+    b = np.zeros(4, dtype)
+    a, e, g = np.empty_like(o), np.empty_like(o), np.empty_like(o)
+    db = np.empty(4, dtype)
+    row = np.zeros(1)
+    total = KD.nll_and_gradient(KD.BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), x, o, b, a, g, db, row,
+                                np.zeros(4), 1.0, e=e)
+    assert a[0, 0] == 1.0  # p saturates to exactly 1
+    if dtype == np.float64:
+        assert a[0, 1] == 0.0  # and to exactly 0 (float32 sigmoid clamps its exp: p >= 6e-39 there)
+    pa = a[0].astype(np.float64)
+    sat = (pa == 0.0) | (pa == 1.0)
+    xs = x[0].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        ordinary = -(xs * np.log(pa) + (1 - xs) * np.log(1 - pa))
+    expected = ordinary[~sat].sum()  # the saturated entries contribute 0, not +∞
+    assert total == pytest.approx(expected, rel=1e-6) and row[0] == total
+    assert np.all(g[0, sat] == 0.0)  # NaN (∞·0) -> 0
+    np.testing.assert_allclose(g[0, ~sat], (pa - xs)[~sat], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(db, g[0])
+
+
+def test_gaussian_layout_and_stacked_samples():
+    rng = np.random.default_rng(1)
+    n, d, samples = 3, 4, 2
+    x = rng.normal(size=(n, d))
+    o = rng.normal(size=(samples * n, 2 * d))
+    o0 = o.copy()
+    b = rng.normal(size=2 * d)
+    a, e, g = np.empty_like(o), np.empty_like(o), np.empty_like(o)
+    db, row, acc = np.empty(2 * d), np.empty(samples * n), np.empty(2 * d)
+    code = KA.TANH
+    total = KD.nll_and_gradient(KD.GAUSSIAN, code, KA.params(code), x, o, b, a, g, db, row, acc, 0.5, e=e)
+    np.testing.assert_allclose(o, o0 + b)  # o keeps the pre-activation (bias added)
+    act = np.tanh(o0 + b)
+    xr = np.tile(x, (samples, 1))  # row r <-> example r mod N
+    mu, lv = act[:, :d], act[:, d:]  # [means | log σ²], the activation on both halves
+    nll = 0.5 * np.log(2 * np.pi) + 0.5 * lv + (xr - mu) ** 2 / (2 * np.exp(lv))
+    np.testing.assert_allclose(row, nll.sum(axis=1), rtol=1e-12)
+    assert total == pytest.approx(nll.sum(), rel=1e-12)
+    dmu = -(xr - mu) / np.exp(lv)
+    dlv = 0.5 - (xr - mu) ** 2 / (2 * np.exp(lv))
+    expected = 0.5 * np.concatenate([dmu, dlv], axis=1) * (1 - act**2)
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
+    np.testing.assert_allclose(db, expected.sum(axis=0), rtol=1e-12)
+
+
+def test_exponential_nll_and_gradient():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 3, (5, 3))
+    o = rng.normal(size=(5, 3))
+    a, e, g = np.empty_like(o), np.empty_like(o), np.empty_like(o)
+    row = np.empty(5)
+    total = KD.nll_and_gradient(KD.EXPONENTIAL, KA.IDENTITY, KA.params(KA.IDENTITY), x, o.copy(), np.zeros(3), a,
+                                g, np.empty(3), row, np.empty(3), e=e)
+    assert total == pytest.approx(np.sum(np.exp(o) * x - o), rel=1e-12)
+    np.testing.assert_allclose(g, np.exp(o) * x - 1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reparameterisation_kernels(dtype):
+    rng = np.random.default_rng(3)
+    n, k, samples = 4, 3, 3
+    mu, lv = rng.normal(size=(n, k)).astype(dtype), rng.normal(size=(n, k)).astype(dtype)
+    sig, var = np.empty_like(mu), np.empty_like(mu)
+    eps = rng.normal(size=(samples * n, k)).astype(dtype)
+    z = np.empty_like(eps)
+    kl = KD.reparam_forward(mu, lv, sig, var, eps, z)
+    m64, l64 = mu.astype(np.float64), lv.astype(np.float64)
+    assert kl == pytest.approx(-0.5 * np.sum(1 + l64 - m64**2 - np.exp(l64)), rel=1e-6)
+    np.testing.assert_allclose(z, np.tile(m64, (samples, 1)) + np.tile(np.exp(l64 / 2), (samples, 1)) * eps,
+                               rtol=2e-6)
+    gz = rng.normal(size=(samples * n, k)).astype(dtype)
+    gmu, glv = np.empty_like(mu), np.empty_like(mu)
+    KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv)
+    g3, e3 = gz.reshape(samples, n, k).astype(np.float64), eps.reshape(samples, n, k).astype(np.float64)
+    np.testing.assert_allclose(gmu, g3.sum(axis=0) + m64, rtol=2e-6)
+    np.testing.assert_allclose(glv, (0.5 * g3 * e3 * np.exp(l64 / 2)).sum(axis=0) + 0.5 * (np.exp(l64) - 1),
+                               rtol=2e-5, atol=1e-6)
+
+
+def test_kernel_argument_checks():
+    x = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="multiple"):
+        KD.part_nll(KD.BERNOULLI, x, np.zeros((4, 2)), np.zeros((4, 2)), np.zeros(4), False, False)
+    with pytest.raises(ValueError, match="columns"):
+        KD.part_nll(KD.GAUSSIAN, x, np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3), False, False)
+    with pytest.raises(ValueError, match=r"\[L\*N, K\]"):
+        KD.reparam_forward(*(np.zeros((3, 2)) for _ in range(4)), np.zeros((4, 2)), np.zeros((4, 2)))
