@@ -32,3 +32,8 @@ class ModelSerializerException(ND4JFormatException):
 
 class NonFiniteException(DL4JException, FloatingPointError):
     """A score, gradient or input became NaN or infinite; names where (epoch, iteration, layer, row, column)."""
+
+
+class MissingDependencyException(DL4JException, ImportError):
+    """An optional dependency (matplotlib for ``dl4py.plot``, scikit-learn, PyYAML) is not installed; the message
+    names the pip extra that provides it."""

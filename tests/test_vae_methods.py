@@ -2,8 +2,6 @@
 (DL4J's geometric mean and An & Cho's arithmetic mean), generation, reconstruction error, the DL4J exceptions."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 

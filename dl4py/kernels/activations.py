@@ -411,160 +411,6 @@ def _softmax_jvp_row(o, e, d):
         d[j] = o[j] * (e[j] - dot)
 
 
-@_jit
-def _fwd_block(code, q0, q1, q2, width, z, o):
-    """o = f(z) on a block of whole rows flattened to 1-D (row length ``width``, used by SOFTMAX); o ∩ z = ∅."""
-    n = z.shape[0]
-    T = z.dtype.type
-    if code == IDENTITY:
-        for j in range(n):
-            o[j] = z[j]
-    elif code == SIGMOID:
-        for j in range(n):
-            o[j] = _sigmoid(z[j])
-    elif code == TANH:
-        for j in range(n):
-            o[j] = _tanh(z[j])
-    elif code == RELU:
-        for j in range(n):
-            o[j] = _relu(z[j], q0, q1, q2)
-    elif code == LEAKYRELU or code == RRELU:
-        for j in range(n):
-            o[j] = _leaky(z[j], q0)
-    elif code == ELU:
-        for j in range(n):
-            o[j] = _elu(z[j], q0)
-    elif code == SELU:
-        for j in range(n):
-            o[j] = _selu(z[j])
-    elif code == SOFTMAX:
-        for r in range(0, n, width):
-            _softmax_row(z[r:r + width], o[r:r + width])
-    elif code == SOFTPLUS:
-        for j in range(n):
-            o[j] = _softplus(z[j])
-    elif code == SOFTSIGN:
-        for j in range(n):
-            o[j] = z[j] * _softsign_den(z[j])
-    elif code == CUBE:
-        for j in range(n):
-            o[j] = z[j] * z[j] * z[j]
-    elif code == HARDSIGMOID:
-        for j in range(n):
-            o[j] = _hardsigmoid(z[j])
-    elif code == HARDTANH:
-        for j in range(n):
-            o[j] = min(T(1.0), max(T(-1.0), z[j]))
-    elif code == RATIONALTANH:
-        for j in range(n):
-            o[j] = _rationaltanh(z[j])
-    elif code == RECTIFIEDTANH:
-        for j in range(n):
-            o[j] = max(T(0.0), _tanh(z[j]))
-    elif code == RELU6:
-        for j in range(n):
-            o[j] = min(T(6.0), max(T(0.0), z[j]))
-    elif code == SWISH:
-        for j in range(n):
-            o[j] = z[j] * _sigmoid(z[j])
-    elif code == THRESHOLDEDRELU:
-        for j in range(n):
-            o[j] = z[j] if z[j] > q0 else T(0.0)
-    elif code == GELU:
-        if q0 != T(0.0):
-            for j in range(n):
-                sg, _ = _gelu_precise_parts(z[j])
-                o[j] = z[j] * sg
-        else:
-            for j in range(n):
-                o[j] = z[j] * _sigmoid(T(1.702) * z[j])
-    elif code == MISH:
-        for j in range(n):
-            t, _, _ = _mish_parts(z[j])
-            o[j] = z[j] * t
-    else:
-        raise ValueError("unknown activation code")
-
-
-@_jit
-def _bwd_block(code, q0, q1, q2, width, z, o, e, d):
-    """d = f'(z) ⊙ e on a block of whole rows flattened to 1-D (SOFTMAX: per-row Jacobian-vector product).
-
-    d must not overlap z, o or e.
-    """
-    n = z.shape[0]
-    T = z.dtype.type
-    if code == IDENTITY:
-        for j in range(n):
-            d[j] = e[j]
-    elif code == SIGMOID:
-        for j in range(n):
-            d[j] = e[j] * (o[j] * (T(1.0) - o[j]))
-    elif code == TANH:
-        for j in range(n):
-            d[j] = e[j] * (T(1.0) - o[j] * o[j])
-    elif code == RELU:
-        for j in range(n):
-            d[j] = e[j] * _drelu(z[j], q0, q1, q2)
-    elif code == LEAKYRELU or code == RRELU:
-        for j in range(n):
-            d[j] = e[j] * _dleaky(z[j], q0)
-    elif code == ELU:
-        for j in range(n):
-            d[j] = e[j] * _delu(z[j], q0)
-    elif code == SELU:
-        for j in range(n):
-            d[j] = e[j] * _dselu(z[j])
-    elif code == SOFTMAX:
-        for r in range(0, n, width):
-            _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
-    elif code == SOFTPLUS:
-        for j in range(n):
-            d[j] = e[j] * _sigmoid(z[j])
-    elif code == SOFTSIGN:
-        for j in range(n):
-            r = _softsign_den(z[j])
-            d[j] = e[j] * (r * r)
-    elif code == CUBE:
-        for j in range(n):
-            d[j] = e[j] * (T(3.0) * z[j] * z[j])
-    elif code == HARDSIGMOID:
-        for j in range(n):
-            d[j] = e[j] * _dhardsigmoid(z[j])
-    elif code == HARDTANH:
-        for j in range(n):
-            d[j] = e[j] * _dhardtanh(z[j])
-    elif code == RATIONALTANH:
-        for j in range(n):
-            d[j] = e[j] * _drationaltanh(z[j])
-    elif code == RECTIFIEDTANH:
-        for j in range(n):
-            g = T(1.0) - o[j] * o[j]
-            d[j] = e[j] * (g if z[j] > T(0.0) else T(0.0))
-    elif code == RELU6:
-        for j in range(n):
-            d[j] = e[j] * _drelu6(z[j])
-    elif code == SWISH:
-        for j in range(n):
-            d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.0))
-    elif code == THRESHOLDEDRELU:
-        for j in range(n):
-            d[j] = e[j] if z[j] > q0 else T(0.0)
-    elif code == GELU:
-        if q0 != T(0.0):
-            for j in range(n):
-                d[j] = e[j] * _dgelu_precise(z[j])
-        else:
-            for j in range(n):
-                d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.702))
-    elif code == MISH:
-        for j in range(n):
-            t, sech2, sg = _mish_parts(z[j])
-            d[j] = e[j] * (t + z[j] * sech2 * sg)
-    else:
-        raise ValueError("unknown activation code")
-
-
 @_inline
 def _same(a, b):
     return a.ctypes.data == b.ctypes.data
@@ -601,89 +447,218 @@ def _block_rows(width):
     return max(1, _BLOCK // max(width, 1))
 
 
-@_inline
-def _forward_rows(code, q0, q1, q2, z, b, out, tmp):
-    """[z += b per row, if b has length > 0,] out = f(z); ``out`` either ``z`` itself or disjoint.
+@_jit
+def _forward(code, p, zz, b, out, tmp):
+    """out = f(zz) [after zz += b per row, if b has length > 0]; ``out`` either ``zz`` itself or disjoint.
 
-    Out of place without bias: one block (the whole array); otherwise L1-sized blocks, computed into the scratch
-    ``tmp`` (at least ``_block_rows(D)·D`` elements) when in place.
+    The compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``. Works on blocks of whole
+    rows flattened to 1-D: the whole array when out of place without bias, else L1-sized blocks (computed into the
+    scratch ``tmp``, at least ``block_elements(D)`` long, when in place). The activation switch is written inline
+    here, one branch per activation outside the element loops (a separately compiled switch would be re-optimised
+    by LLVM in every caller).
     """
-    n, width = z.shape
-    zf, of = z.reshape(n * width), out.reshape(n * width)
+    _check_same_shape(zz, out)
+    rows, width = zz.shape
+    if b.shape[0] != width and b.shape[0] != 0:
+        raise ValueError("bias length must equal the number of columns")
+    q0, q1, q2 = act_params(code, p, zz)
+    T = zz.dtype.type
+    zf, of = zz.reshape(rows * width), out.reshape(rows * width)
     with_bias = b.shape[0] > 0
-    inplace = _same(z, out)
-    rb = _block_rows(width) if inplace or with_bias else n
+    inplace = _same(zz, out) and rows * width > 0
+    rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
     if inplace and tmp.shape[0] < rb * width:
         raise ValueError("scratch buffer too small")
-    for i0 in range(0, n, rb):
-        k0, k1 = i0 * width, min(n, i0 + rb) * width
-        zblk, oblk = zf[k0:k1], of[k0:k1]
+    for i0 in range(0, rows, rb):
+        k0, k1 = i0 * width, min(rows, i0 + rb) * width
+        n = k1 - k0
+        z = zf[k0:k1]
         if with_bias:
-            for r in range(0, k1 - k0, width):
-                row = zblk[r:r + width]
+            for r in range(0, n, width):
+                row = z[r:r + width]
                 for j in range(width):
                     row[j] += b[j]
-        if inplace:
-            t = tmp[:k1 - k0]
-            _fwd_block(code, q0, q1, q2, width, zblk, t)
-            _copy(t, oblk)
+        o = tmp[:n] if inplace else of[k0:k1]
+        if code == IDENTITY:
+            for j in range(n):
+                o[j] = z[j]
+        elif code == SIGMOID:
+            for j in range(n):
+                o[j] = _sigmoid(z[j])
+        elif code == TANH:
+            for j in range(n):
+                o[j] = _tanh(z[j])
+        elif code == RELU:
+            for j in range(n):
+                o[j] = _relu(z[j], q0, q1, q2)
+        elif code == LEAKYRELU or code == RRELU:
+            for j in range(n):
+                o[j] = _leaky(z[j], q0)
+        elif code == ELU:
+            for j in range(n):
+                o[j] = _elu(z[j], q0)
+        elif code == SELU:
+            for j in range(n):
+                o[j] = _selu(z[j])
+        elif code == SOFTMAX:
+            for r in range(0, n, width):
+                _softmax_row(z[r:r + width], o[r:r + width])
+        elif code == SOFTPLUS:
+            for j in range(n):
+                o[j] = _softplus(z[j])
+        elif code == SOFTSIGN:
+            for j in range(n):
+                o[j] = z[j] * _softsign_den(z[j])
+        elif code == CUBE:
+            for j in range(n):
+                o[j] = z[j] * z[j] * z[j]
+        elif code == HARDSIGMOID:
+            for j in range(n):
+                o[j] = _hardsigmoid(z[j])
+        elif code == HARDTANH:
+            for j in range(n):
+                o[j] = min(T(1.0), max(T(-1.0), z[j]))
+        elif code == RATIONALTANH:
+            for j in range(n):
+                o[j] = _rationaltanh(z[j])
+        elif code == RECTIFIEDTANH:
+            for j in range(n):
+                o[j] = max(T(0.0), _tanh(z[j]))
+        elif code == RELU6:
+            for j in range(n):
+                o[j] = min(T(6.0), max(T(0.0), z[j]))
+        elif code == SWISH:
+            for j in range(n):
+                o[j] = z[j] * _sigmoid(z[j])
+        elif code == THRESHOLDEDRELU:
+            for j in range(n):
+                o[j] = z[j] if z[j] > q0 else T(0.0)
+        elif code == GELU:
+            if q0 != T(0.0):
+                for j in range(n):
+                    sg, _ = _gelu_precise_parts(z[j])
+                    o[j] = z[j] * sg
+            else:
+                for j in range(n):
+                    o[j] = z[j] * _sigmoid(T(1.702) * z[j])
+        elif code == MISH:
+            for j in range(n):
+                t, _, _ = _mish_parts(z[j])
+                o[j] = z[j] * t
         else:
-            _fwd_block(code, q0, q1, q2, width, zblk, oblk)
+            raise ValueError("unknown activation code")
+        if inplace:
+            _copy(o, of[k0:k1])
 
 
-@_inline
-def _backward_rows(code, q0, q1, q2, z, out, eps, delta, db, tmp, acc):
-    """delta = f'(z) ⊙ eps, ``delta`` either ``eps`` (via the scratch ``tmp``) or disjoint; if len(db) > 0,
-    db = Σ_rows delta accumulated in the float64 scratch ``acc`` (at least D elements)."""
-    n, width = z.shape
-    zf, of, ef, df = z.reshape(n * width), out.reshape(n * width), eps.reshape(n * width), delta.reshape(n * width)
+@_jit
+def _backward(code, p, zz, out, eps, delta, db, tmp, acc):
+    """delta = f'(zz) ⊙ eps (SOFTMAX: per-row Jacobian-vector product); if len(db) > 0, db = Σ_rows delta.
+
+    The compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``. ``delta`` either ``eps``
+    itself (computed through the scratch ``tmp``) or disjoint from ``zz``, ``out`` and ``eps``; the column sums
+    are accumulated in the float64 scratch ``acc`` (at least D long). Blocks as in ``_forward``.
+    """
+    _check_same_shape(zz, out)
+    _check_same_shape(zz, eps)
+    _check_same_shape(zz, delta)
+    rows, width = zz.shape
+    if db.shape[0] != width and db.shape[0] != 0:
+        raise ValueError("db length must equal the number of columns")
+    q0, q1, q2 = act_params(code, p, zz)
+    T = zz.dtype.type
+    zf, of, ef, df = zz.reshape(rows * width), out.reshape(rows * width), eps.reshape(rows * width), \
+        delta.reshape(rows * width)
     with_bias = db.shape[0] > 0
-    inplace = _same(eps, delta)
-    rb = _block_rows(width) if inplace or with_bias else n
+    inplace = _same(eps, delta) and rows * width > 0
+    rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
     if (inplace and tmp.shape[0] < rb * width) or (with_bias and acc.shape[0] < width):
         raise ValueError("scratch buffer too small")
     for j in range(width if with_bias else 0):
         acc[j] = 0.0
-    for i0 in range(0, n, rb):
-        k0, k1 = i0 * width, min(n, i0 + rb) * width
-        dblk = df[k0:k1]
-        if inplace:
-            t = tmp[:k1 - k0]
-            _bwd_block(code, q0, q1, q2, width, zf[k0:k1], of[k0:k1], ef[k0:k1], t)
-            _copy(t, dblk)
+    for i0 in range(0, rows, rb):
+        k0, k1 = i0 * width, min(rows, i0 + rb) * width
+        n = k1 - k0
+        z, o, e = zf[k0:k1], of[k0:k1], ef[k0:k1]
+        d = tmp[:n] if inplace else df[k0:k1]
+        if code == IDENTITY:
+            for j in range(n):
+                d[j] = e[j]
+        elif code == SIGMOID:
+            for j in range(n):
+                d[j] = e[j] * (o[j] * (T(1.0) - o[j]))
+        elif code == TANH:
+            for j in range(n):
+                d[j] = e[j] * (T(1.0) - o[j] * o[j])
+        elif code == RELU:
+            for j in range(n):
+                d[j] = e[j] * _drelu(z[j], q0, q1, q2)
+        elif code == LEAKYRELU or code == RRELU:
+            for j in range(n):
+                d[j] = e[j] * _dleaky(z[j], q0)
+        elif code == ELU:
+            for j in range(n):
+                d[j] = e[j] * _delu(z[j], q0)
+        elif code == SELU:
+            for j in range(n):
+                d[j] = e[j] * _dselu(z[j])
+        elif code == SOFTMAX:
+            for r in range(0, n, width):
+                _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
+        elif code == SOFTPLUS:
+            for j in range(n):
+                d[j] = e[j] * _sigmoid(z[j])
+        elif code == SOFTSIGN:
+            for j in range(n):
+                r = _softsign_den(z[j])
+                d[j] = e[j] * (r * r)
+        elif code == CUBE:
+            for j in range(n):
+                d[j] = e[j] * (T(3.0) * z[j] * z[j])
+        elif code == HARDSIGMOID:
+            for j in range(n):
+                d[j] = e[j] * _dhardsigmoid(z[j])
+        elif code == HARDTANH:
+            for j in range(n):
+                d[j] = e[j] * _dhardtanh(z[j])
+        elif code == RATIONALTANH:
+            for j in range(n):
+                d[j] = e[j] * _drationaltanh(z[j])
+        elif code == RECTIFIEDTANH:
+            for j in range(n):
+                g = T(1.0) - o[j] * o[j]
+                d[j] = e[j] * (g if z[j] > T(0.0) else T(0.0))
+        elif code == RELU6:
+            for j in range(n):
+                d[j] = e[j] * _drelu6(z[j])
+        elif code == SWISH:
+            for j in range(n):
+                d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.0))
+        elif code == THRESHOLDEDRELU:
+            for j in range(n):
+                d[j] = e[j] if z[j] > q0 else T(0.0)
+        elif code == GELU:
+            if q0 != T(0.0):
+                for j in range(n):
+                    d[j] = e[j] * _dgelu_precise(z[j])
+            else:
+                for j in range(n):
+                    d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.702))
+        elif code == MISH:
+            for j in range(n):
+                t, sech2, sg = _mish_parts(z[j])
+                d[j] = e[j] * (t + z[j] * sech2 * sg)
         else:
-            _bwd_block(code, q0, q1, q2, width, zf[k0:k1], of[k0:k1], ef[k0:k1], dblk)
+            raise ValueError("unknown activation code")
+        if inplace:
+            _copy(d, df[k0:k1])
         if with_bias:
-            for r in range(0, k1 - k0, width):
-                row = dblk[r:r + width]
+            for r in range(0, n, width):
+                row = d[r:r + width]
                 for j in range(width):
                     acc[j] += row[j]
     for j in range(width if with_bias else 0):
         db[j] = acc[j]
-
-
-@_jit
-def _forward(code, p, z, b, out, tmp):
-    """Compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``; b may be empty."""
-    _check_same_shape(z, out)
-    if b.shape[0] != z.shape[1] and b.shape[0] != 0:
-        raise ValueError("bias length must equal the number of columns")
-    q0, q1, q2 = act_params(code, p, z)
-    if z.size > 0:
-        _forward_rows(code, q0, q1, q2, z, b, out, tmp)
-
-
-@_jit
-def _backward(code, p, z, out, eps, delta, db, tmp, acc):
-    """Compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``; db may be empty."""
-    _check_same_shape(z, out)
-    _check_same_shape(z, eps)
-    _check_same_shape(z, delta)
-    if db.shape[0] != z.shape[1] and db.shape[0] != 0:
-        raise ValueError("db length must equal the number of columns")
-    q0, q1, q2 = act_params(code, p, z)
-    if z.size > 0:
-        _backward_rows(code, q0, q1, q2, z, out, eps, delta, db, tmp, acc)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Loss functions of DL4J (``org.nd4j.linalg.lossfunctions.impl``) fused with their output activation.
 
-``loss_score_and_gradient(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores)`` does,
-per L1-sized block of rows, a = act(z), the per-example scores, the total and ∂total/∂z, with DL4J's semantics
-(spec §7); ``loss_score(...)`` (no ``grad_out``) does the scoring only:
+``loss_score_and_gradient(loss_code, lp, act_code, ap, labels, z, weights, a_buf, grad_out, row_scores)`` computes
+a = act(z), the per-example scores, the total and ∂total/∂z with DL4J's semantics (spec §7) in three compiled
+passes: the activation module's forward, one loss pass (scores and dL/da together), the activation module's
+backward (skipped for softmax + MCXENT, whose dL/dz comes out of the loss pass). ``loss_score(...)`` (no
+``grad_out``) does the first two. The activation maths thus lives in one module and the loss kernel stays small
+(linking the activation switch into it cost seconds of cold compile per dtype):
 
 * the returned total is ``computeScore(average=false)``: the sum over all entries, not divided by N (the caller
   divides), accumulated in float64;
@@ -35,11 +38,12 @@ D = number of columns):
 Per-output weights (``weights`` [D], or an empty array for none) exist in DL4J for MSE, L2, L1, MAE, XENT,
 MCXENT/NLL, MAPE and MSLE (``WEIGHTED``); weights with any other loss raise ``ValueError``.
 
-Arrays: all of z's dtype (float32 or float64; the kernels compile lazily, one signature per dtype, cached on
+Arrays: all of z's dtype (float32 or float64; the kernel compiles lazily, one signature per dtype, cached on
 disk), C-contiguous; ``labels``, ``z``, ``a_buf``, ``grad_out`` [N, D], ``row_scores`` [N]. ``a_buf`` receives
-a = act(z) and must not overlap ``z``; ``grad_out`` may be ``a_buf`` itself (it then holds the gradient). Scratch
-comes from the activation module's thread-local buffers: nothing is allocated per call. float32 logs use the
-vectorisable bit-cast log of :mod:`.activations` (relative error ~1e-7); float64 uses ``math.log``.
+a = act(z) and must not overlap ``z``; ``grad_out`` may be ``a_buf`` itself (it then holds the gradient). dL/da
+goes to the activation module's thread-local scratch (N·D elements, grown once): nothing is allocated per call.
+float32 logs use the vectorisable bit-cast log of :mod:`.activations` (relative error ~1e-7); float64 uses
+``math.log``.
 """
 from __future__ import annotations
 

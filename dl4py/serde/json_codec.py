@@ -23,6 +23,11 @@ from .registry import lookup_class, lookup_legacy, registered_names
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MAX_DOCUMENT_DEPTH = 64
+#: most values (objects, arrays and scalars, counted as the reader will visit them) in one document; bounds the
+#: work of YAML alias expansion ("billion laughs") and of absurdly large arrays
+MAX_DOCUMENT_NODES = 1_000_000
+#: DL4J's integer options are Java ints or longs: larger integers cannot come from (or go back to) DL4J
+_JAVA_LONG_MIN, _JAVA_LONG_MAX = -(2**63), 2**63 - 1
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,11 +155,18 @@ def parse_yaml_text(text: str, what: str = "document") -> Any:
 
 
 def _check_depth(data: Any, what: str) -> None:
+    """Refuse documents nested too deeply or with too many values. YAML aliases are counted each time they are
+    referenced (the reader expands them), so an alias bomb is refused after a bounded walk."""
     stack: list[tuple[Any, int]] = [(data, 0)]
+    visited = 0
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DOCUMENT_DEPTH:
             raise InvalidJsonException(f"{what}: nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+        visited += 1
+        if visited > MAX_DOCUMENT_NODES:
+            raise InvalidJsonException(
+                f"{what}: more than {MAX_DOCUMENT_NODES} values (YAML aliases count each time they are used)")
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
@@ -205,7 +217,7 @@ def _resolve_type(data: dict[str, Any], expected: type[Dl4jConfig], path: str) -
         return default(), data
     raise InvalidJsonException(
         f"{path}: missing the type property {type_key!r} (or a legacy wrapper name) for {expected.__name__}; "
-        f"keys present: {sorted(data)[:8]}"
+        f"keys present: {sorted(map(str, data))[:8]}"
     )
 
 
@@ -276,9 +288,11 @@ def convert_value(value: Any, annotation: Any, path: str) -> Any:
             raise InvalidJsonException(f"{path}: number out of the range of a double, got {_short(value)}") from None
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
+            if isinstance(value, float) and value.is_integer() and _JAVA_LONG_MIN <= value <= _JAVA_LONG_MAX:
                 return int(value)
             raise InvalidJsonException(f"{path}: expected an integer, got {_short(value)}")
+        if not _JAVA_LONG_MIN <= value <= _JAVA_LONG_MAX:
+            raise InvalidJsonException(f"{path}: integer out of the range of a Java long, got {_short(value)}")
         return value
     if annotation is bool and not isinstance(value, bool):
         raise InvalidJsonException(f"{path}: expected true or false, got {_short(value)}")
@@ -302,7 +316,11 @@ def _config_class(annotation: Any) -> type[Dl4jConfig] | None:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    """A short rendering of any parsed value for error messages (YAML can hold dates, sets, bytes...)."""
+    try:
+        text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -34,7 +34,11 @@ def _number(body: dict[str, Any], key: str, path: str) -> float | None:
         raise InvalidJsonException(f"{path}.{key}: expected a number, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidJsonException(f"{path}.{key}: expected a number, got {value!r}")
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer beyond the range of a double
+        raise InvalidJsonException(f"{path}.{key}: number out of the range of a double") from None
+    return number if math.isfinite(number) else None
 
 
 def _legacy_updater(body: dict[str, Any], path: str):

@@ -333,9 +333,10 @@ class MultiLayerNetwork:
     # ------------------------------------------------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------------------------------------------------
-    def fit(self, data: Any, labels: Any = None, numEpochs: int = 1) -> "MultiLayerNetwork":
+    def fit(self, data: Any, labels: Any = None, numEpochs: int = 1, progress: Any = False) -> "MultiLayerNetwork":
         """``fit(features, labels)`` / ``fit(DataSet)``: one optimiser step on that minibatch.
-        ``fit(iterator, numEpochs=1)``: whole epochs, one step per minibatch."""
+        ``fit(iterator, numEpochs=1)``: whole epochs, one step per minibatch. ``progress=True`` shows a progress
+        bar on stderr for the call (or pass your own ``ProgressBarListener``)."""
         self._require_init()
         if labels is not None or _is_dataset(data):
             features, labels = _split_dataset(data, labels)
@@ -343,6 +344,11 @@ class MultiLayerNetwork:
             return self
         if isinstance(numEpochs, bool) or not isinstance(numEpochs, int) or numEpochs <= 0:
             raise DL4JInvalidConfigException(f"fit: numEpochs must be an integer > 0, got {numEpochs!r}")
+        with self._progress_bar(progress, data, "fit"):
+            self._fit_epochs(data, numEpochs)
+        return self
+
+    def _fit_epochs(self, data: Any, numEpochs: int) -> None:
         for _ in range(numEpochs):
             self._reset_if_needed(data)
             for listener in self.listeners:
@@ -355,7 +361,22 @@ class MultiLayerNetwork:
             for listener in self.listeners:
                 _call(listener, "onEpochEnd", self)
             self.conf.epoch_count += 1
-        return self
+
+    @contextlib.contextmanager
+    def _progress_bar(self, progress: Any, data: Any, desc: str):
+        """Add a ProgressBarListener (``progress=True``, or the listener given) for the duration of one call."""
+        if not progress:
+            yield
+            return
+        from ...optimize.listeners import ProgressBarListener
+
+        bar = progress if isinstance(progress, ProgressBarListener) else ProgressBarListener(
+            total=_batches_per_epoch(data), desc=desc)
+        self.listeners.append(bar)
+        try:
+            yield
+        finally:
+            self.listeners.remove(bar)
 
     def _fit_step(self, features: Any, labels: Any) -> None:
         x = self._as_input(features, check_finite=True)
@@ -425,17 +446,19 @@ class MultiLayerNetwork:
     # ------------------------------------------------------------------------------------------------------------
     # layer-wise pretraining
     # ------------------------------------------------------------------------------------------------------------
-    def pretrain(self, data: Any, numEpochs: int = 1) -> "MultiLayerNetwork":
-        """Pretrain every pretrainable layer in order (``pretrainLayer(i, data, numEpochs)``)."""
+    def pretrain(self, data: Any, numEpochs: int = 1, progress: Any = False) -> "MultiLayerNetwork":
+        """Pretrain every pretrainable layer in order (``pretrainLayer(i, data, numEpochs)``); ``progress=True``
+        shows a progress bar per layer."""
         self._require_init()
         for i, layer in enumerate(self.layers):
             if layer.isPretrainLayer():
-                self.pretrainLayer(i, data, numEpochs)
+                self.pretrainLayer(i, data, numEpochs, progress=progress)
         return self
 
-    def pretrainLayer(self, layerIdx: int, data: Any, numEpochs: int = 1) -> "MultiLayerNetwork":
+    def pretrainLayer(self, layerIdx: int, data: Any, numEpochs: int = 1, progress: Any = False) -> "MultiLayerNetwork":
         """Given an array: one pretraining step of layer ``layerIdx`` on that minibatch. Given an iterator:
-        ``numEpochs`` epochs of such steps, then the layer's epoch count is incremented.
+        ``numEpochs`` epochs of such steps, then the layer's epoch count is incremented (``progress=True``: with
+        a progress bar on stderr).
 
         Layer i > 0 is fed the inference-mode activations of layers 0…i−1. (DL4J intends this but its code passes
         a wrong index, so DL4J feeds the raw features to every layer; dl4py implements the intent.)"""
@@ -453,6 +476,11 @@ class MultiLayerNetwork:
             return self
         if isinstance(numEpochs, bool) or not isinstance(numEpochs, int) or numEpochs <= 0:
             raise DL4JInvalidConfigException(f"pretrainLayer: numEpochs must be an integer > 0, got {numEpochs!r}")
+        with self._progress_bar(progress, data, f"pretrain layer {layerIdx}"):
+            self._pretrain_epochs(layerIdx, data, numEpochs)
+        return self
+
+    def _pretrain_epochs(self, layerIdx: int, data: Any, numEpochs: int) -> None:
         conf = self.conf.confs[layerIdx]
         for _ in range(numEpochs):
             self._reset_if_needed(data)
@@ -466,7 +494,6 @@ class MultiLayerNetwork:
             for listener in self.listeners:
                 _call(listener, "onEpochEnd", self)
             conf.epoch_count += 1
-        return self
 
     def pretrain_updater(self, layerIdx: int) -> BlockUpdater:
         """The layer's own pretraining updater (separate state, as DL4J's LayerUpdater)."""
@@ -555,6 +582,17 @@ def _iterate(data: Any) -> Iterable[Any]:
             yield data.next()
         return
     yield from data
+
+
+def _batches_per_epoch(data: Any) -> int | None:
+    """Minibatches per epoch of an iterator that knows its size (for a progress bar), else None."""
+    try:
+        if isinstance(data, (list, tuple)):
+            return len(data)
+        n, b = data.numExamples(), data.batch()
+        return -(-int(n) // int(b)) if n and b else None
+    except (AttributeError, TypeError, ValueError, NotImplementedError):  # cannot tell: a bar without a total
+        return None
 
 
 def _call(listener: Any, method: str, *args: Any) -> None:
