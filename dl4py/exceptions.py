@@ -31,7 +31,17 @@ class ModelSerializerException(ND4JFormatException):
 
 
 class NonFiniteException(DL4JException, FloatingPointError):
-    """A score, gradient or input became NaN or infinite; names where (epoch, iteration, layer, row, column)."""
+    """A score, gradient or input became NaN or infinite; names where (epoch, iteration, layer, row, column).
+
+    The training step that raised it is also described by the attributes ``epoch``, ``iteration`` and ``layer``
+    (the layer index; None where it does not apply)."""
+
+    def __init__(self, message: str = "", *, epoch: int | None = None, iteration: int | None = None,
+                 layer: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.iteration = iteration
+        self.layer = layer
 
 
 class MissingDependencyException(DL4JException, ImportError):

@@ -165,50 +165,69 @@ def latent_grid(model: Any, path: str | os.PathLike | None = None, *, vmin: floa
 # ----------------------------------------------------------------------------------------------------------------
 # examples
 # ----------------------------------------------------------------------------------------------------------------
+def _mosaic(images: np.ndarray, h: int, w: int, ncols: int, gap_x: int, gap_y: int) -> np.ndarray:
+    """One canvas holding the images in a grid (NaN between them), top gap ``gap_y`` above each row."""
+    n = images.shape[0]
+    nrows = -(-n // ncols)
+    canvas = np.full((nrows * (h + gap_y), ncols * (w + gap_x) - gap_x), np.nan)
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        top, left = r * (h + gap_y) + gap_y, c * (w + gap_x)
+        canvas[top:top + h, left:left + w] = images[k].reshape(h, w)
+    return canvas
+
+
+def _show_mosaic(fig: Any, images: np.ndarray, h: int, w: int, ncols: int, titles: Sequence[str] | None, cmap: str,
+                 vmin: float | None = None, vmax: float | None = None) -> Any:
+    from matplotlib import colormaps
+
+    gap_x = max(1, w // 8)
+    gap_y = max(1, (h * 3) // 10) if titles is not None else gap_x
+    canvas = _mosaic(images, h, w, ncols, gap_x, gap_y)
+    colours = colormaps[cmap].with_extremes(bad="white")
+    ax = fig.add_axes((0.0, 0.0, 1.0, 0.92 if fig._suptitle is not None else 1.0))
+    ax.imshow(canvas, cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="equal")
+    ax.axis("off")
+    if titles is not None:
+        for k, text in enumerate(titles[: images.shape[0]]):
+            r, c = divmod(k, ncols)
+            ax.text(c * (w + gap_x) + (w - 1) / 2, r * (h + gap_y) + gap_y - 0.6, str(text), ha="center",
+                    va="bottom", fontsize=7)
+    return ax
+
+
 def image_grid(images: Any, path: str | os.PathLike | None = None, *, image_shape: Sequence[int] | None = None,
                ncols: int = 8, titles: Sequence[str] | None = None, suptitle: str | None = None, cmap: str = "gray",
                dpi: int = 100) -> Any:
     """Examples [N, features] drawn as images in a grid of ``ncols`` columns, each with its title (e.g. its
-    anomaly score)."""
+    anomaly score); one shared grey scale over all images."""
     arr = _array2d(images, "image_grid: images")
     h, w = _image_shape(arr.shape[1], image_shape)
     n = arr.shape[0]
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig = _figure((1.1 * ncols, 1.2 * nrows + (0.4 if suptitle else 0.0)))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k >= n:
-            continue
-        ax.imshow(arr[k].reshape(h, w), cmap=cmap, interpolation="nearest")
-        if titles is not None and k < len(titles):
-            ax.set_title(str(titles[k]), fontsize=7)
+    fig = _figure((max(2.0, 1.0 * ncols * w / max(h, w)), 1.15 * nrows + (0.4 if suptitle else 0.0)))
     if suptitle:
         fig.suptitle(suptitle)
+    _show_mosaic(fig, arr, h, w, ncols, titles, cmap)
     return _finish(fig, path, dpi)
 
 
 def reconstructions(inputs: Any, reconstructed: Any, path: str | os.PathLike | None = None, *, n: int = 10,
                     image_shape: Sequence[int] | None = None, title: str = "Inputs (top) and reconstructions (bottom)",
                     dpi: int = 100) -> Any:
-    """The first ``n`` inputs (top row) above their reconstructions (bottom row), e.g. ``x`` and
-    ``vae.generateAtMeanGivenZ(vae.activate(x))`` or ``net.output(x)`` of an autoencoder network."""
+    """The first ``n`` inputs (top row) above their reconstructions (bottom row), on one grey scale, e.g. ``x``
+    and ``vae.generateAtMeanGivenZ(vae.activate(x))`` or ``net.output(x)`` of an autoencoder network."""
     x = _array2d(inputs, "reconstructions: inputs")
     r = _array2d(reconstructed, "reconstructions: reconstructed")
     if x.shape != r.shape:
         raise DL4JInvalidInputException(f"reconstructions: inputs {x.shape} and reconstructions {r.shape} differ in shape")
     n = max(1, min(n, x.shape[0]))
     h, w = _image_shape(x.shape[1], image_shape)
-    fig = _figure((1.1 * n, 2.6))
-    axes = fig.subplots(2, n, squeeze=False)
     lo, hi = float(min(x[:n].min(), r[:n].min())), float(max(x[:n].max(), r[:n].max()))
-    for k in range(n):
-        for row, data in enumerate((x, r)):
-            ax = axes[row, k]
-            ax.imshow(data[k].reshape(h, w), cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-            ax.axis("off")
+    fig = _figure((max(2.0, 1.0 * n * w / max(h, w)), 2.6))
     fig.suptitle(title)
+    _show_mosaic(fig, np.concatenate([x[:n], r[:n]]), h, w, n, ["input"] * n + ["reconstruction"] * n, "gray", lo, hi)
     return _finish(fig, path, dpi)
 
 

@@ -4,10 +4,11 @@ Trains a variational autoencoder (Bernoulli reconstruction) on handwritten digit
 their reconstruction log-probability: the lowest scores are the most anomalous. Writes the best and worst
 examples and a histogram of the scores as PNG files (with matplotlib; skipped without it).
 
-Data: scikit-learn's bundled 8×8 digits (``pip install -e '.[examples]'``), or DL4J's MNIST DataSet files with
-``--mnist-dir DIR`` (e.g. ../shared/fixtures/dl4j/mnist).
+Data: scikit-learn's bundled 8×8 digits (``pip install -e '.[examples]'``), or MNIST with ``--mnist-dir DIR``: a
+folder with the four MNIST IDX files (read in DL4J's seeded order) or with DL4J's DataSet files
+``mnist-train-*.bin`` (e.g. ../shared/fixtures/dl4j/mnist). See examples/_data.py.
 
-    python examples/vae_mnist_anomaly.py [--epochs 5] [--out vae_anomaly_output] [--quick]
+    python examples/vae_mnist_anomaly.py [--epochs 5] [--out vae_anomaly_output] [--mnist-dir DIR] [--quick]
 """
 from __future__ import annotations
 
@@ -25,31 +26,7 @@ from dl4py.nn.conf.layers.variational import BernoulliReconstructionDistribution
 from dl4py.nn.multilayer import MultiLayerNetwork
 from dl4py.nn.weights import WeightInit
 
-
-def load_digits_data(mnist_dir: str | None, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """(train x, train labels, test x, test labels, image side) with pixels scaled to [0, 1]."""
-    if mnist_dir:
-        from dl4py.nd4j import read_dataset
-
-        feats, labels = [], []
-        for path in sorted(Path(mnist_dir).glob("mnist-train-*.bin")):
-            f, l, _, _ = read_dataset(path)
-            feats.append(f)
-            labels.append(l.argmax(axis=1))
-        if not feats:
-            sys.exit(f"no mnist-train-*.bin files in {mnist_dir}")
-        x, y, side = np.concatenate(feats), np.concatenate(labels), 28
-    else:
-        try:
-            from sklearn.datasets import load_digits
-        except ImportError:
-            sys.exit("this example needs scikit-learn's digits: pip install -e '.[examples]' (or pass --mnist-dir)")
-        digits = load_digits()
-        x, y, side = (digits.data / 16.0).astype(np.float32), digits.target, 8
-    order = np.random.default_rng(seed).permutation(x.shape[0])
-    x, y = x[order], y[order]
-    split = int(0.8 * x.shape[0])
-    return x[:split], y[:split], x[split:], y[split:], side
+from _data import have_matplotlib, load_digits_data
 
 
 def build_network(n_in: int, seed: int) -> MultiLayerNetwork:
@@ -80,38 +57,20 @@ def build_network(n_in: int, seed: int) -> MultiLayerNetwork:
 
 
 def save_plots(out: Path, test_x, scores, order, side: int) -> list[Path]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plots written (pip install -e '.[examples]')")
+    """The 24 least and most anomalous held-out digits and the score histogram (dl4py.plot)."""
+    if not have_matplotlib():
         return []
-    out.mkdir(parents=True, exist_ok=True)
+    from dl4py import plot
+
     written = []
     for name, idx in (("best", order[::-1][:24]), ("worst", order[:24])):
-        fig, axes = plt.subplots(3, 8, figsize=(8, 3.3))
-        for ax, i in zip(axes.ravel(), idx):
-            ax.imshow(test_x[i].reshape(side, side), cmap="gray")
-            ax.set_title(f"{scores[i]:.1f}", fontsize=7)
-            ax.axis("off")
-        fig.suptitle(f"{name} reconstruction log-probability")
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        plot.image_grid(test_x[idx], path, image_shape=(side, side), ncols=8,
+                        titles=[f"{scores[i]:.1f}" for i in idx], suptitle=f"{name} reconstruction log-probability")
         written.append(path)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(scores, bins=50)
-    threshold = np.percentile(scores, 5)
-    ax.axvline(threshold, color="red", linestyle="--", label="5th percentile")
-    ax.set_xlabel("reconstruction log-probability")
-    ax.set_ylabel("examples")
-    ax.legend()
     path = out / "score_histogram.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plot.score_histogram(scores, path, contamination=0.05, xlabel="reconstruction log-probability",
+                         title="Held-out reconstruction log-probability (5 % flagged)")
     written.append(path)
     return written
 
@@ -122,12 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--samples", type=int, default=16, help="samples for the reconstruction probability")
     parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--mnist-dir", default=None,
+                        help="folder with the MNIST IDX files or DL4J's mnist-train-*.bin files (default: sklearn digits)")
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many training examples")
     parser.add_argument("--out", default="vae_anomaly_output")
     parser.add_argument("--quick", action="store_true", help="one short epoch (for tests)")
     args = parser.parse_args(argv)
 
-    train_x, _, test_x, test_y, side = load_digits_data(args.mnist_dir, args.seed)
+    data = load_digits_data(args.mnist_dir, args.seed, args.limit)
+    train_x, test_x, test_y, side = data.train_x, data.test_x, data.test_y, data.side
+    print(f"data: {data.source}: {len(train_x)} training / {len(test_x)} held-out examples")
     if args.quick:
         train_x, test_x, test_y, args.epochs = train_x[:256], test_x[:64], test_y[:64], 1
     net = build_network(train_x.shape[1], args.seed)

@@ -178,12 +178,21 @@ def test_float32_primitives_over_the_range():
     a = np.concatenate([np.geomspace(1e-44, 3e38, 5000), [0.0, np.inf]]).astype(np.float32).reshape(-1, 1)
     rows = np.empty(a.shape[0], np.float32)
     buf = np.empty_like(a)
-    with np.errstate(all="ignore"):
-        KL.loss_score(KL.MCXENT, KL.loss_params(KL.MCXENT), KA.IDENTITY, p, np.ones_like(a), a,
-                      np.empty(0, np.float32), buf, rows)
+    KL.loss_score(KL.MCXENT, KL.loss_params(KL.MCXENT), KA.IDENTITY, p, np.ones_like(a), a, np.empty(0, np.float32),
+                  buf, rows)
     ref = np.log(a[:-2, 0].astype(np.float64))
     np.testing.assert_allclose(-rows[:-2], ref, rtol=2e-7, atol=0)
     assert rows[-2] == np.inf and rows[-1] == -np.inf
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_propagates(dtype):
+    """NaN in, NaN out (the engine's divergence checks rely on it); THRESHOLDEDRELU maps NaN to 0 like DL4J."""
+    z = np.array([[np.nan, 1.0, -1.0]], dtype)
+    for name, code in KA.CODE_BY_NAME.items():
+        out = run_forward(code, KA.params(code), z)
+        assert np.isnan(out[0, 0]) != (name == "THRESHOLDEDRELU"), name
+        assert np.all(np.isnan(out[0])) or name != "SOFTMAX"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -469,6 +478,23 @@ def test_loss_gradient_may_alias_a_buf_and_rejects_bad_weights():
     with pytest.raises(ValueError):
         KL.loss_score_and_gradient(KL.MSE, KL.loss_params(KL.MSE), KA.IDENTITY, KA.params(KA.IDENTITY), z, z,
                                    np.ones(2), np.empty_like(z), np.empty_like(z), np.empty(2))
+
+
+def test_loss_dtype_handling():
+    rng = np.random.default_rng(RNG_SEED + 11)
+    y, z, w = make_case(KL.MSE, "TANH", True, rng, shape=(7, 5))
+    z32, w32 = z.astype(np.float32), w.astype(np.float32)
+    t32, r32, g32, _ = call_loss(KL.MSE, "TANH", y.astype(np.float32), z32, w32)
+    lp, ap = KL.loss_params(KL.MSE), KA.params(KA.TANH)
+    a, g, rows64 = np.empty_like(z32), np.empty_like(z32), np.empty(7)  # float64 labels and row scores
+    t = KL.loss_score_and_gradient(KL.MSE, lp, KA.TANH, ap, np.asfortranarray(y), z32, w32, a, g, rows64)
+    assert t == t32 and np.array_equal(g, g32) and np.array_equal(rows64, r32.astype(np.float64))
+    with pytest.raises(TypeError):  # outputs must share z's dtype (no silent mixed-dtype compilation)
+        KL.loss_score_and_gradient(KL.MSE, lp, KA.TANH, ap, y, z32, w32, np.empty_like(z), g, rows64)
+    with pytest.raises(TypeError):
+        KA.act_forward(KA.TANH, ap, z32, np.empty_like(z))
+    with pytest.raises(ValueError):
+        KL.loss_score(KL.MSE, lp, KA.TANH, ap, y, z, np.empty(0), z, np.empty(7))  # a_buf is z
 
 
 # --------------------------------------------------------------------------------------------------------------

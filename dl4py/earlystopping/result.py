@@ -21,7 +21,7 @@ class EarlyStoppingResult:
 
     ``terminationReason`` (:class:`TerminationReason`), ``terminationDetails`` (the condition that fired, or the
     error), ``scoreVsEpoch`` ({epoch: score} of the evaluated epochs, epochs counted from 0), ``bestModelEpoch``
-    (the epoch, from 0, whose model scored best; -1 if none was scored), ``bestModelScore``, ``totalEpochs``
+    (the epoch, from 0, whose model scored best; -1 if none was scored), ``bestModelScore`` (NaN if none), ``totalEpochs``
     (epochs started; a run stopped by an iteration condition counts the interrupted epoch) and ``getBestModel()``
     (the best network, restored from the model saver; the trained network itself if no epoch was scored).
     ``exception`` holds the error of a run that ended with ``TerminationReason.Error``."""

@@ -140,7 +140,8 @@ class EarlyStoppingTrainer:
             best = saver.getBestModel()
             if best is None:
                 best = net
-            result = EarlyStoppingResult(reason, details, scores, best_epoch, best_score, total, best, exc)
+            reported = best_score if best_epoch >= 0 else math.nan
+            result = EarlyStoppingResult(reason, details, scores, best_epoch, reported, total, best, exc)
             log.info("Early stopping %s finished: %s", what, result)
             if self.listener is not None:
                 self.listener.onCompletion(result)
@@ -161,7 +162,7 @@ class EarlyStoppingTrainer:
                     if invalid is None:
                         error = exc
                     else:
-                        stop_condition, details = invalid, f"{invalid}: {exc}"
+                        stop_condition, details = invalid, f"{invalid}: {type(exc).__name__}: {exc}"
                     break
                 except DL4JException as exc:
                     error = exc

@@ -8,7 +8,7 @@ backward (skipped for softmax + MCXENT, whose dL/dz comes out of the loss pass).
 (linking the activation switch into it cost seconds of cold compile per dtype):
 
 * the returned total is ``computeScore(average=false)``: the sum over all entries, not divided by N (the caller
-  divides), accumulated in float64;
+  divides), summed over rows in float64 (each row summed in z's dtype, which vectorises at full width);
 * ``row_scores`` [N] is ``computeScoreArray``: per-example sums;
 * ``grad_out`` is ``computeGradient``: ∂(summed score)/∂z per element, not divided by N, the activation applied
   inside as in DL4J (dL/da, then the activation's backprop; softmax + MCXENT/NLL: the fused a − y).
@@ -153,7 +153,7 @@ def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
     for r in range(n):
         k = r * width
         yr, zr, ar, sr = yf[k:k + width], zf[k:k + width], af[k:k + width], sf[k:k + width]
-        acc = 0.0  # Σ_j of the per-element score of this row
+        acc = T(0.0)  # Σ_j of the per-element scores of this row, in z's dtype (vectorises at full width)
         row_scale, total_scale = 1.0, 1.0  # row score = acc·row_scale, total += acc·total_scale
         if loss == MSE or loss == L2:
             g = T(2.0 * inv_w) if loss == MSE else T(2.0)
@@ -182,7 +182,7 @@ def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
                     se += np.exp(np.float64(zr[j] - m))
                 lse = np.float64(m) + np.log(se)
                 for j in range(width):
-                    acc += w[j] * yr[j] * (np.float64(zr[j]) - lse)
+                    acc += w[j] * yr[j] * T(np.float64(zr[j]) - lse)
             else:
                 for j in range(width):
                     ac = min(max(ar[j], lo), hi)
@@ -224,7 +224,7 @@ def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
             cy, ca = T(-aa / den), T(ya / den)
             for j in range(width):
                 sr[j] = cy * yr[j] + ca * ar[j]
-            acc = -ya / (ny * na)
+            acc = T(-ya / (ny * na))
         elif loss == HINGE or loss == SQUARED_HINGE:
             sq = loss == SQUARED_HINGE
             for j in range(width):
@@ -259,7 +259,7 @@ def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
         else:
             raise ValueError("unknown loss code")
         rows[r] = acc * row_scale
-        total += acc * total_scale
+        total += np.float64(acc) * total_scale  # rows in z's dtype, the total in float64
     return total
 
 
@@ -280,17 +280,29 @@ _depend_on(_activations.__file__, _loss_rows)
 
 
 def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
-    """a_buf = act(z), then the loss pass; returns the total and the dL/da scratch (dL/dz for softmax + MCXENT)."""
-    e = _empty(z)  # float32 or float64, else TypeError
+    """a_buf = act(z), then the loss pass; returns the total and the dL/da scratch (dL/dz for softmax + MCXENT).
+
+    ``labels`` and ``row_scores`` of another dtype (or non-contiguous labels) go through scratch copies.
+    """
+    e = _empty(z, a_buf, weights)  # float32 or float64, else TypeError
     if a_buf.shape != z.shape:
         raise ValueError(f"a_buf shape {a_buf.shape} != z shape {z.shape}")
     if z.size and np.may_share_memory(a_buf, z):
         raise ValueError("a_buf must not overlap z")
     n, width = z.shape
+    if labels.dtype != z.dtype or not labels.flags.c_contiguous:
+        if labels.shape != z.shape:
+            raise ValueError(f"labels shape {labels.shape} != z shape {z.shape}")
+        y = scratch(z.dtype, n * width, 4)[: n * width].reshape(n, width)
+        np.copyto(y, labels)
+        labels = y
+    rows = row_scores if row_scores.dtype == z.dtype else scratch(z.dtype, n, 5)[:n]
     _forward(act_code, ap, z, e, a_buf, e)
     s = scratch(z.dtype, n * width, 2)[: n * width].reshape(n, width)
-    total = _loss_rows(loss_code, lp, act_code == SOFTMAX, labels, z, weights, a_buf, s, row_scores,
+    total = _loss_rows(loss_code, lp, act_code == SOFTMAX, labels, z, weights, a_buf, s, rows,
                        scratch(z.dtype, width, 3))
+    if rows is not row_scores:
+        np.copyto(row_scores, rows)
     return total, s
 
 
@@ -300,11 +312,13 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
     """Total score (DL4J's ``computeScore(average=false)``), per-example scores and ∂total/∂z of a loss on act(z).
 
     ``lp``, ``ap``: float64[4]; ``labels``, ``z``, ``a_buf``, ``grad_out``: [N, D]; ``weights``: [D] or empty;
-    ``row_scores``: [N] — all of z's dtype (float32 or float64), C-contiguous. On return ``a_buf`` = act(z)
+    ``row_scores``: [N] — all of z's dtype (float32 or float64; ``labels`` and ``row_scores`` of another dtype are
+    converted through scratch copies), C-contiguous. On return ``a_buf`` = act(z)
     (unless ``grad_out`` is ``a_buf``), ``grad_out`` = ∂total/∂z, ``row_scores`` = ``computeScoreArray``.
     """
     if grad_out.shape != z.shape:
         raise ValueError(f"grad_out shape {grad_out.shape} != z shape {z.shape}")
+    _empty(z, grad_out)
     total, s = _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores)
     softmax = act_code == SOFTMAX
     if softmax and loss_code == MCXENT:  # s already holds the fused dL/dz

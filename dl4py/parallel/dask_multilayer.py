@@ -18,7 +18,13 @@ from typing import Any, Optional
 import numpy as np
 
 from .._naming import snake_aliases
-from ..exceptions import DL4JException, DL4JInvalidConfigException, DL4JInvalidInputException, NonFiniteException
+from ..exceptions import (
+    DL4JException,
+    DL4JInvalidConfigException,
+    DL4JInvalidInputException,
+    MissingDependencyException,
+    NonFiniteException,
+)
 from . import worker as W
 from .data import ShardSet
 from .training_master import ParameterAveragingTrainingMaster
@@ -27,12 +33,13 @@ _EXTRA_HINT = "pip install 'dl4py[distributed]' (or: pip install 'dask[distribut
 
 
 def require_dask():
-    """Import ``distributed``; an ImportError naming the ``distributed`` extra when Dask is missing."""
+    """Import ``distributed``; a MissingDependencyException (an ImportError) naming the ``distributed`` extra when
+    Dask is missing."""
     try:
         import dask  # noqa: F401
         import distributed
     except ImportError as e:
-        raise ImportError(
+        raise MissingDependencyException(
             f"dl4py.parallel needs Dask's distributed scheduler, which is not installed: {_EXTRA_HINT}"
         ) from e
     return distributed
@@ -50,30 +57,28 @@ def local_cluster(n_workers: int = 2, **kwargs: Any):
     return distributed.LocalCluster(n_workers=n_workers, env=env, **kwargs)
 
 
-def _retryable(e: BaseException) -> bool:
-    """Failures of the cluster (lost data, dead workers, closed connections), as opposed to errors of the task."""
-    import concurrent.futures
-
-    from distributed.comm.core import CommClosedError
-
+def _task_error(e: BaseException, futures: list) -> bool:
+    """True when ``e`` is an error raised by our own task code (it erred, and not because its worker died):
+    such an error is the user's (bad data, NaN, a bug) and is raised as it is. Anything else — lost or cancelled
+    futures, dead workers, closed connections, a scatter interrupted by a restart — is a failure of the cluster,
+    and the round is run again from the same inputs."""
+    if isinstance(e, DL4JException):
+        return True
     try:
         from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover
         KilledWorker = ()  # type: ignore[assignment]
-    if isinstance(e, DL4JException):
+    if KilledWorker and isinstance(e, KilledWorker):
         return False
-    kinds: tuple = (concurrent.futures.CancelledError, CommClosedError, ConnectionError, TimeoutError, OSError)
-    if KilledWorker:
-        kinds = kinds + (KilledWorker,)
-    try:
-        from distributed.client import FutureCancelledError
-
-        kinds = kinds + (FutureCancelledError,)
-    except ImportError:  # pragma: no cover
-        pass
-    import asyncio
-
-    return isinstance(e, kinds) or isinstance(e, asyncio.CancelledError)
+    for f in futures:
+        if getattr(f, "status", None) == "error":
+            try:
+                exc = f.exception(timeout=1)
+            except Exception:  # pragma: no cover - the future vanished meanwhile
+                continue
+            if not (KilledWorker and isinstance(exc, KilledWorker)):
+                return True
+    return False
 
 
 @snake_aliases
@@ -400,7 +405,7 @@ class DaskDl4jMultiLayer:
                     raise DL4JException(
                         f"the Dask cluster has had no workers for {timeout:.0f} s while a round was running"
                     ) from None
-        return self.client.gather(futures)
+        return self.client.gather(futures, direct=True)
 
     def _aggregate(self, futures: list) -> dict:
         """Tree aggregation (DL4J's aggregationDepth): partial sums on the workers while there are more results
@@ -443,8 +448,8 @@ class DaskDl4jMultiLayer:
                     out = self._gather(futures)
                 self._last_timing = (t1 - t0, time.perf_counter() - t1, attempt + 1)
                 return out
-            except Exception as e:  # noqa: BLE001 - sorted by _retryable
-                if not _retryable(e):
+            except Exception as e:  # noqa: BLE001 - sorted by _task_error
+                if _task_error(e, futures):
                     raise
                 last = e
                 self._stats.failedAttempts += 1

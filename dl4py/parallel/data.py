@@ -121,6 +121,14 @@ class ShardSet:
     def _workers(self) -> list[str]:
         return sorted(self.client.scheduler_info().get("workers", {}))
 
+    def _compute_on(self, delayed_shard: Any, k: int) -> Any:
+        """Compute a shard on the cluster, preferably on worker k mod W (one shard per worker, so the rounds'
+        tasks, which run where their shard is, spread over the workers)."""
+        workers = self._workers()
+        if not workers:
+            return self.client.compute(delayed_shard)
+        return self.client.compute(delayed_shard, workers=[workers[k % len(workers)]], allow_other_workers=True)
+
     def _prepare(self, data: Any, slots: int) -> None:
         if _is_dask_bag(data):
             self._from_bag(data, slots)
@@ -222,8 +230,8 @@ class ShardSet:
         for k, size in enumerate(sizes):
             shard = make(xb[k], None if yb is None else yb[k], self.dtype)
 
-            def build(shard: Any = shard) -> Any:
-                return self.client.compute(shard)
+            def build(shard: Any = shard, k: int = k) -> Any:
+                return self._compute_on(shard, k)
 
             self._builders.append(build)
             self.sizes.append(int(size))
@@ -269,11 +277,11 @@ class ShardSet:
         count = dask.delayed(_count_rows, pure=True)
         counts = self.client.gather(self.client.compute([count(p) for p in parts]))
         concat = dask.delayed(W.concat_pieces, pure=True)
-        for group in group_by_counts([int(c) for c in counts], slots):
+        for k, group in enumerate(group_by_counts([int(c) for c in counts], slots)):
             shard = concat(self.dtype, self.need_labels, *[parts[i] for i in group])
 
-            def build(shard: Any = shard) -> Any:
-                return self.client.compute(shard)
+            def build(shard: Any = shard, k: int = k) -> Any:
+                return self._compute_on(shard, k)
 
             self._builders.append(build)
             self.sizes.append(int(sum(counts[i] for i in group)))

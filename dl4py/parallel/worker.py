@@ -25,6 +25,9 @@ _NET_CACHE: "OrderedDict[str, Any]" = OrderedDict()
 _NET_CACHE_SIZE = 4
 _THREADS_DONE: set[str] = set()
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# One task at a time uses the engine in a process: the cached networks (and their workspaces) are shared, and a
+# worker started with several threads must not run two of them at once on the same network.
+_ENGINE_LOCK = threading.RLock()
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -252,7 +255,14 @@ def train_round(shard: tuple[np.ndarray, Optional[np.ndarray]], payload: np.ndar
 
     ``spec``: conf (DL4J JSON), kind ('fit' | 'pretrain'), layer, slot, seed, epoch (for the order), shuffle,
     batch, first (index of the first minibatch of the epoch to fit), steps, iteration, epoch_count, save_updater,
-    prefetch, rng_state (the slot's generator state)."""
+    prefetch, rng_state (the slot's generator state).
+
+    Holds the process's engine lock while it runs."""
+    with _ENGINE_LOCK:
+        return _train_round_unlocked(shard, payload, spec)
+
+
+def _train_round_unlocked(shard: tuple[np.ndarray, Optional[np.ndarray]], payload: np.ndarray, spec: dict) -> dict:
     t0 = time.perf_counter()
     _configure_once()
     net = cached_network(spec["conf"])
@@ -319,9 +329,16 @@ def combine_results(*results: dict) -> dict:
 # ------------------------------------------------------------------------------------------------------------------
 # scoring and evaluation of one slot
 # ------------------------------------------------------------------------------------------------------------------
-def score_shard(shard: tuple[np.ndarray, Optional[np.ndarray]], params: np.ndarray, spec: dict) -> dict:
+def score_shard(shard: tuple[np.ndarray, Optional[np.ndarray]], payload: np.ndarray, spec: dict) -> dict:
     """Sum over the shard's minibatches (data order) of score × examples (DL4J's ScoreFlatMapFunction), or of
-    the pretraining score of layer ``spec['layer']`` when ``spec['kind'] == 'pretrain'``."""
+    the pretraining score of layer ``spec['layer']`` when ``spec['kind'] == 'pretrain'``.
+
+    Holds the process's engine lock while it runs."""
+    with _ENGINE_LOCK:
+        return _score_shard_unlocked(shard, payload, spec)
+
+
+def _score_shard_unlocked(shard: tuple[np.ndarray, Optional[np.ndarray]], params: np.ndarray, spec: dict) -> dict:
     _configure_once()
     net = cached_network(spec["conf"])
     net.setParams(params)
@@ -351,8 +368,15 @@ def score_shard(shard: tuple[np.ndarray, Optional[np.ndarray]], params: np.ndarr
     return {"slot": spec["slot"], "sum": total, "examples": n}
 
 
-def evaluate_shard(shard: tuple[np.ndarray, Optional[np.ndarray]], params: np.ndarray, spec: dict) -> dict:
-    """Confusion counts [actual, predicted] of the shard (argmax of labels vs argmax of the network output)."""
+def evaluate_shard(shard: tuple[np.ndarray, Optional[np.ndarray]], payload: np.ndarray, spec: dict) -> dict:
+    """Confusion counts [actual, predicted] of the shard (argmax of labels vs argmax of the network output).
+
+    Holds the process's engine lock while it runs."""
+    with _ENGINE_LOCK:
+        return _evaluate_shard_unlocked(shard, payload, spec)
+
+
+def _evaluate_shard_unlocked(shard: tuple[np.ndarray, Optional[np.ndarray]], params: np.ndarray, spec: dict) -> dict:
     _configure_once()
     net = cached_network(spec["conf"])
     net.setParams(params)

@@ -292,7 +292,8 @@ def convert_value(value: Any, annotation: Any, path: str) -> Any:
                 return int(value)
             raise InvalidJsonException(f"{path}: expected an integer, got {_short(value)}")
         if not _JAVA_LONG_MIN <= value <= _JAVA_LONG_MAX:
-            raise InvalidJsonException(f"{path}: integer out of the range of a Java long, got {_short(value)}")
+            raise InvalidJsonException(
+                f"{path}: integer out of the range of a Java long [{_JAVA_LONG_MIN}, {_JAVA_LONG_MAX}], got {_short(value)}")
         return value
     if annotation is bool and not isinstance(value, bool):
         raise InvalidJsonException(f"{path}: expected true or false, got {_short(value)}")

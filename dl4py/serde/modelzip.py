@@ -10,11 +10,11 @@ import secrets
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import BinaryIO, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-from dl4py.exceptions import DL4JInvalidInputException, ModelSerializerException, ND4JFormatException
+from dl4py.exceptions import DL4JException, DL4JInvalidInputException, ModelSerializerException, ND4JFormatException
 from dl4py.nd4j.binary import read_array_from_bytes, write_array
 
 __all__ = [
@@ -39,6 +39,7 @@ DEFAULT_MAX_RATIO = 1100.0
 DEFAULT_SLACK_BYTES = 1 << 20
 DEFAULT_MAX_ENTRY_BYTES = 4 << 30
 _CHUNK = 1 << 20
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -66,15 +67,24 @@ def _entry_limit(info: zipfile.ZipInfo, max_ratio: float, max_entry_bytes: int) 
 
 
 def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, max_ratio: float,
-                max_entry_bytes: int) -> bytes:
+                max_entry_bytes: int, expected_max: int | None = None) -> bytes:
     """Decompress one entry in chunks after checking its declared size; never exceed the declared size."""
     limit = _entry_limit(info, max_ratio, max_entry_bytes)
     if info.file_size > limit:
         raise ModelSerializerException(
             f"{where}: declared uncompressed size {info.file_size} bytes exceeds the limit of {limit} bytes "
             f"({info.compress_size} compressed bytes; max ratio {max_ratio:g}, cap {max_entry_bytes})")
+    if expected_max is not None and info.file_size > expected_max:
+        raise ModelSerializerException(
+            f"{where}: declared uncompressed size {info.file_size} bytes is more than the configuration can "
+            f"need ({expected_max} bytes at most)")
     if info.flag_bits & 0x1:
         raise ModelSerializerException(f"{where}: entry is encrypted")
+    if info.compress_type not in _METHODS:
+        # DL4J (java.util.zip) writes and reads only these two; others (bzip2, LZMA with its own dictionary size,
+        # ...) would run decompressors whose memory use the zip itself chooses
+        raise ModelSerializerException(
+            f"{where}: compression method {info.compress_type} is not supported (only stored and deflated)")
     out = bytearray()
     with zf.open(info) as stream:
         while True:
@@ -92,16 +102,20 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, max_rati
 
 
 def read_model_zip(path: PathLike | BinaryIO, *, max_ratio: float = DEFAULT_MAX_RATIO,
-                   max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES) -> ModelZipContents:
+                   max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+                   entry_limits: Optional[Callable[[str], Mapping[str, int]]] = None) -> ModelZipContents:
     """Read configuration.json, coefficients.bin and updaterState.bin of a DL4J model zip (in memory only).
 
     An entry is refused before decompression when its declared size exceeds
-    ``min(max_entry_bytes, max_ratio * compressed_size + 1 MiB)``. Corruption, unsafe entry names and missing
-    entries raise :class:`ModelSerializerException` naming the file and the entry.
+    ``min(max_entry_bytes, max_ratio * compressed_size + 1 MiB)``, or the bound that ``entry_limits`` (called
+    with the text of configuration.json, read first) gives for its name. Only stored and deflated entries are
+    read. Corruption, unsafe entry names and missing entries raise :class:`ModelSerializerException` naming the
+    file and the entry; errors raised by ``entry_limits`` (e.g. InvalidJsonException) propagate unchanged.
     """
     if isinstance(path, (str, os.PathLike)):
         with open(path, "rb") as f:  # a missing file stays FileNotFoundError
-            return read_model_zip(f, max_ratio=max_ratio, max_entry_bytes=max_entry_bytes)
+            return read_model_zip(f, max_ratio=max_ratio, max_entry_bytes=max_entry_bytes,
+                                  entry_limits=entry_limits)
     label = str(getattr(path, "name", "<stream>"))
     entry = "<central directory>"
     try:
@@ -115,10 +129,13 @@ def read_model_zip(path: PathLike | BinaryIO, *, max_ratio: float = DEFAULT_MAX_
                     raise ModelSerializerException(f"{label}: duplicate entry {info.filename!r}")
                 by_name[info.filename] = info
 
+            expected: Mapping[str, int] = {}
+
             def load(name: str) -> bytes:
                 nonlocal entry
                 entry = name
-                return _read_entry(zf, by_name[name], f"{label}, entry {name}", max_ratio, max_entry_bytes)
+                return _read_entry(zf, by_name[name], f"{label}, entry {name}", max_ratio, max_entry_bytes,
+                                   expected.get(name))
 
             if CONFIGURATION_JSON not in by_name:
                 raise ModelSerializerException(f"{label}: no {CONFIGURATION_JSON} entry; not a DL4J model zip")
@@ -126,6 +143,8 @@ def read_model_zip(path: PathLike | BinaryIO, *, max_ratio: float = DEFAULT_MAX_
                 config = load(CONFIGURATION_JSON).decode("utf-8")
             except UnicodeDecodeError as e:
                 raise ModelSerializerException(f"{label}, entry {CONFIGURATION_JSON}: not UTF-8 ({e})") from None
+            if entry_limits is not None:
+                expected = entry_limits(config)
 
             coefficients = None
             if COEFFICIENTS_BIN in by_name:
@@ -143,7 +162,7 @@ def read_model_zip(path: PathLike | BinaryIO, *, max_ratio: float = DEFAULT_MAX_
             known = {CONFIGURATION_JSON, COEFFICIENTS_BIN, UPDATER_STATE_BIN}
             others = [i.filename for i in infos if i.filename not in known]
             return ModelZipContents(config, coefficients, updater, others)
-    except ModelSerializerException:
+    except DL4JException:  # ModelSerializerException, or the configuration's own errors from entry_limits
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as e:
         raise ModelSerializerException(f"{label}, entry {entry}: corrupt or unreadable zip ({e})") from e

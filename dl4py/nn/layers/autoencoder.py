@@ -14,7 +14,7 @@ from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
 from ...kernels import autoencoder as KAE
 from ...lossfunctions import LossFunctions
 from ..conf.layers import AutoEncoder
-from .base import register_engine_layer
+from .base import register_engine_layer, to_engine_array, to_numeric_array
 from .dense import DenseCore
 from .loss_spec import loss_spec
 
@@ -102,12 +102,11 @@ class AutoEncoderEngine(DenseCore):
 
     # -- inputs --------------------------------------------------------------------------------------------------
     def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
-        arr = np.asarray(x)
+        arr = to_numeric_array(x, f"{self.describe()}: {what}")
         if arr.dtype.kind not in "fiub":
             raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")
         self.check_input(arr, cols)
-        if arr.dtype != self.dtype or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        arr = to_engine_array(arr, self.dtype, f"{self.describe()}: {what}")  # C order, writeable (numba)
         return arr
 
     def _mask(self, mask: Any, n: int) -> np.ndarray:

@@ -4,9 +4,13 @@ An engine layer owns views into the network's flat parameter and gradient vector
 matrix column-major, so ``W`` [nIn, nOut] is the transpose of a C-contiguous [nOut, nIn] block) and implements
 its forward and backward passes by hand. Scratch buffers are allocated once per minibatch size and reused, so a
 training step allocates nothing after the first minibatch.
+
+Scratch buffers (and the workspace key of the call in progress) are kept per thread: two threads running
+inference through the same layer never share a buffer (see "Thread safety" in :class:`MultiLayerNetwork`).
 """
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -54,7 +58,7 @@ class EngineLayer:
         self.param_flat: np.ndarray = np.zeros(0, dtype=self.dtype)
         self.grad_flat: np.ndarray = np.zeros(0, dtype=self.dtype)
         self.network: "MultiLayerNetwork | None" = None
-        self._workspaces: dict[int, Workspace] = {}
+        self._tls = threading.local()  # per-thread scratch state: workspaces, current workspace key
         self.gradnorm_code = KU.GRADNORM_NONE
         if isinstance(conf, BaseLayer) and conf.gradient_normalization is not None:
             self.gradnorm_code = KU.GRADNORM_CODE_BY_NAME[conf.gradient_normalization.value]
@@ -114,6 +118,35 @@ class EngineLayer:
     def bias_init_value(self, key: str) -> float:
         return float(getattr(self.conf, "bias_init", 0.0))
 
+    @property
+    def _workspaces(self) -> dict[int, Workspace]:
+        """This thread's workspaces, by minibatch size."""
+        tls = self._tls
+        try:
+            return tls.workspaces
+        except AttributeError:
+            tls.workspaces = {}
+            return tls.workspaces
+
+    @property
+    def _ws_key(self) -> int:
+        """The workspace key (minibatch size) of the call in progress in this thread (layers that decode more rows
+        than the minibatch has, like the VAE, key their buffers by it)."""
+        return getattr(self._tls, "ws_key", 0)
+
+    @_ws_key.setter
+    def _ws_key(self, value: int) -> None:
+        self._tls.ws_key = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_tls", None)  # thread-local scratch buffers are not part of a copy
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tls = threading.local()
+
     def ws(self, n: int) -> Workspace:
         w = self._workspaces.get(n)
         if w is None:
@@ -170,6 +203,55 @@ class EngineLayer:
             if regs:
                 total += regularization_score(regs, self.param_slice(key), iteration, epoch)
         return total
+
+
+# -- input conversion shared by the network and the layers' own public methods ----------------------------------
+def to_numeric_array(x: Any, what: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing what is not a numeric (int, uint, bool or float) array."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot hold
+        raise DL4JInvalidInputException(f"{what}: cannot be read as a numeric array ({exc})") from None
+    if arr.dtype.kind not in "fiub":
+        raise DL4JInvalidInputException(f"{what}: expected a numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def to_engine_array(arr: np.ndarray, dtype: Any, what: str) -> np.ndarray:
+    """``arr`` itself when it is a C-contiguous, writeable array of ``dtype``; else such a copy (the kernels take
+    nothing else). Finite values that overflow ``dtype`` (1e300 into float32) are refused, never made infinite."""
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
+        return arr
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.array(arr, dtype=dtype, order="C")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > out.dtype.itemsize:
+        lost = ~np.isfinite(out) & np.isfinite(arr)
+        if lost.any():
+            at = tuple(int(i) for i in np.argwhere(lost)[0])
+            raise DL4JInvalidInputException(
+                f"{what}: value {arr[at]!r} at {position(at)} is out of the range of {np.dtype(dtype).name}")
+    return out
+
+
+def check_finite_values(arr: np.ndarray, what: str) -> None:
+    """NaN/±inf in a float array -> DL4JInvalidInputException naming the first row and column."""
+    from ...kernels.reductions import all_finite
+
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ascontiguousarray(arr).reshape(-1)
+    if not all_finite(flat):
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise DL4JInvalidInputException(f"{what}: non-finite value {arr[at]} at {position(at)}")
+
+
+def position(index: tuple[int, ...]) -> str:
+    """``row r, column c`` for a 2-D index (``row r`` for 1-D)."""
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    if len(index) == 1:
+        return f"row {index[0]}"
+    return f"index {list(index)}"
 
 
 _ENGINE_BY_CONFIG: dict[type, Callable[..., EngineLayer]] = {}

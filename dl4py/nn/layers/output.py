@@ -5,7 +5,7 @@ import numpy as np
 
 from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
 from ..conf.layers import BaseOutputLayer, LossLayer
-from .base import EngineLayer, register_engine_layer
+from .base import EngineLayer, register_engine_layer, to_numeric_array
 from .dense import DenseCore
 from .loss_spec import LossSpec, loss_spec
 
@@ -16,11 +16,13 @@ class OutputMixin:
     loss: LossSpec
 
     def _labels(self, labels: np.ndarray, n: int, n_out: int) -> np.ndarray:
-        y = np.asarray(labels)
+        y = to_numeric_array(labels, f"{self.describe()}: labels")
         if self.loss.sparse and y.ndim == 2 and y.shape[1] == 1:
-            idx = y.reshape(-1).astype(np.int64)
-            if idx.min(initial=0) < 0 or idx.max(initial=0) >= n_out:
-                raise DL4JInvalidInputException(f"{self.describe()}: class index labels must be in [0, {n_out})")
+            with np.errstate(invalid="ignore"):
+                idx = y.reshape(-1).astype(np.int64)
+            if idx.min(initial=0) < 0 or idx.max(initial=0) >= n_out or np.any(idx != y.reshape(-1)):
+                raise DL4JInvalidInputException(
+                    f"{self.describe()}: class index labels must be integers in [0, {n_out})")
             onehot = self.ws(n).get("labels_onehot", (n, n_out))
             onehot[:] = 0
             onehot[np.arange(n), idx] = 1

@@ -28,7 +28,7 @@ from ..conf.layers.variational import (
     VariationalAutoencoder,
 )
 from .activation_spec import ActivationSpec, activation_spec
-from .base import EngineLayer, register_engine_layer
+from .base import EngineLayer, register_engine_layer, to_engine_array, to_numeric_array
 from .loss_spec import LossSpec, loss_spec
 
 #: most decoder rows (samples × examples) decoded at once by the reconstruction-probability methods (their
@@ -271,7 +271,7 @@ class VariationalAutoencoderEngine(EngineLayer):
     # inputs
     # ------------------------------------------------------------------------------------------------------------
     def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
-        arr = np.asarray(x)
+        arr = to_numeric_array(x, f"{self.describe()}: {what}")
         if arr.dtype.kind not in "fiub":
             raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")
         if arr.ndim != 2 or arr.shape[1] != cols:
@@ -280,8 +280,7 @@ class VariationalAutoencoderEngine(EngineLayer):
             )
         if arr.shape[0] == 0:
             raise DL4JInvalidInputException(f"{self.describe()}: {what} is empty (0 rows)")
-        if arr.dtype != self.dtype or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        arr = to_engine_array(arr, self.dtype, f"{self.describe()}: {what}")  # C order, writeable (numba)
         return arr
 
     def _latent_input(self, z: Any) -> np.ndarray:

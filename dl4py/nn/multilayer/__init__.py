@@ -3,6 +3,7 @@ over one flat parameter vector, one flat gradient vector and one flat updater st
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from typing import Any, Iterable, Sequence
 
@@ -14,10 +15,13 @@ from ..conf import MultiLayerConfiguration
 from ..conf.enums import DataType
 from ..conf.preprocessor import CnnToFeedForwardPreProcessor
 from ..layers import create_engine_layer
-from ..layers.base import EngineLayer
+from ..layers.base import EngineLayer, check_finite_values, to_engine_array, to_numeric_array
 from ..updater import BlockUpdater, param_entries
 
 _COMPUTE_DTYPE = {DataType.FLOAT: np.float32, DataType.DOUBLE: np.float64, DataType.HALF: np.float32}
+_NON_FINITE_POLICIES = ("raise", "skip")
+
+log = logging.getLogger("dl4py.nn.multilayer")
 
 
 @snake_aliases
@@ -28,6 +32,32 @@ class MultiLayerNetwork:
     ``output``, ``feedForward``, ``predict``. Training: ``fit`` (supervised; one step per minibatch) and
     ``pretrain``/``pretrainLayer`` (layer-wise unsupervised, for AutoEncoder and VariationalAutoencoder layers).
     HALF networks compute in float32 (parameters are stored and saved as float16 values rounded on save).
+
+    **Inputs.** Features and labels are converted to the network's float type and to C order (ints, bools,
+    float16/float64, transposed, strided and read-only arrays are all accepted; the caller's array is never
+    written). Non-numeric, ragged, empty or wrongly shaped input raises :class:`DL4JInvalidInputException`, as does
+    a float64 value that is finite but overflows the network's float32. Before a training step uses a minibatch,
+    its features and labels are checked for NaN/±inf, and the error names the row and column.
+
+    **Non-finite training steps.** ``fit``/``pretrain`` check each step: a non-finite score or gradient (before
+    the update) and non-finite parameters or updater state (after it). The policy, set with
+    :meth:`setNonFinitePolicy`, decides what happens then:
+
+    * ``"raise"`` (default): :class:`NonFiniteException` naming the epoch, iteration and layer (also as its
+      ``epoch``/``iteration``/``layer`` attributes); parameters and updater state are left at (restored to) their
+      last finite values, and the iteration is not counted.
+    * ``"skip"``: the step is dropped instead — parameters and updater state unchanged, iteration not counted, a
+      warning logged on the ``dl4py.nn.multilayer`` logger, ``nonFiniteSkips`` incremented, and listeners that
+      define ``onNonFiniteSkip(net, exception)`` are told. Training continues with the next minibatch.
+
+    **Thread safety.** After ``init()``, inference may run concurrently from several threads on one network:
+    ``output``, ``feedForward``, ``feedForwardToLayer``, ``activateSelectedLayers``, ``predict``,
+    ``score(dataSet)``, ``scoreExamples`` and the VAE layer's ``activate``/``reconstruction(Log)Probability``/
+    ``generate*`` methods (each thread has its own scratch buffers; parameters are only read). Calls that draw
+    random numbers share the network's generator, so concurrent results are not reproducible unless the noise is
+    passed explicitly. Training (``fit``, ``pretrain*``, ``computeGradientAndScore``), ``init``, ``setParams``,
+    ``setNonFinitePolicy`` and loading parameters must not run while any other call uses the network; for
+    concurrent training give each thread its own ``net.clone()``.
     """
 
     def __init__(self, conf: MultiLayerConfiguration) -> None:
@@ -42,6 +72,9 @@ class MultiLayerNetwork:
         self._initialized = False
         self._pretrain_updaters: dict[int, BlockUpdater] = {}
         self.rng = np.random.default_rng(conf.confs[0].seed)
+        self._non_finite_policy = "raise"
+        self.nonFiniteSkips = 0  # training steps dropped under the "skip" policy
+        self._backups: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------------------------------------------------
     # construction and parameters
@@ -93,13 +126,18 @@ class MultiLayerNetwork:
         """Copy ``params`` (any shape with the right number of values) into the parameter vector."""
         self._require_init()
         flat = np.asarray(params).reshape(-1)
+        if flat.dtype.kind not in "fiub":
+            raise DL4JInvalidInputException(f"setParams: expected a numeric array, got dtype {flat.dtype}")
         if flat.shape[0] != self._params.shape[0]:
             raise DL4JInvalidInputException(
                 f"setParams: expected a parameter vector of length {self._params.shape[0]}, got {flat.shape[0]}"
             )
-        if not np.all(np.isfinite(flat)):
-            raise DL4JInvalidInputException("setParams: parameters contain NaN or infinite values")
-        self._params[:] = flat
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = flat.astype(self._params.dtype)  # checked after the cast: 1e300 is infinite in float32
+        if not np.all(np.isfinite(values)):
+            raise DL4JInvalidInputException(
+                f"setParams: parameters contain NaN or infinite values (or values beyond the range of {self.dtype})")
+        self._params[:] = values
 
     setParameters = setParams
 
@@ -181,8 +219,22 @@ class MultiLayerNetwork:
     def summary(self) -> str:
         return self.conf.summary()
 
+    def setNonFinitePolicy(self, policy: str) -> "MultiLayerNetwork":
+        """What a training step that produces NaN/±inf does: ``"raise"`` (default) a NonFiniteException, or
+        ``"skip"`` the step with a logged warning. Either way parameters and updater state keep their last finite
+        values. See the class docstring."""
+        if policy not in _NON_FINITE_POLICIES:
+            raise DL4JInvalidConfigException(
+                f"setNonFinitePolicy: policy must be one of {', '.join(map(repr, _NON_FINITE_POLICIES))}, got {policy!r}")
+        self._non_finite_policy = policy
+        return self
+
+    def getNonFinitePolicy(self) -> str:
+        return self._non_finite_policy
+
     def clone(self) -> "MultiLayerNetwork":
         other = MultiLayerNetwork(self.conf.clone())
+        other._non_finite_policy = self._non_finite_policy
         if self._initialized:
             other.init(self._params.copy())
             other.updater.set_state(self.updater.state)
@@ -192,9 +244,8 @@ class MultiLayerNetwork:
     # inputs
     # ------------------------------------------------------------------------------------------------------------
     def _as_input(self, x: Any, what: str = "features", check_finite: bool = False) -> np.ndarray:
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "fiub":
-            raise DL4JInvalidInputException(f"{what}: expected a numeric array, got dtype {arr.dtype}")
+        """``x`` as a C-contiguous, writeable array of the network dtype (a copy unless it already is one)."""
+        arr = to_numeric_array(x, what)
         pre = self.conf.input_pre_processors.get(0)
         if arr.ndim == 4 and isinstance(pre, CnnToFeedForwardPreProcessor):
             arr = arr.reshape(arr.shape[0], -1)
@@ -204,17 +255,17 @@ class MultiLayerNetwork:
             )
         if arr.shape[0] == 0:
             raise DL4JInvalidInputException(f"{what}: empty minibatch (0 rows)")
-        if arr.dtype != self.dtype or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        if arr.dtype != self.dtype or not arr.flags.c_contiguous or not arr.flags.writeable:
+            arr = to_engine_array(arr, self.dtype, what)
         if check_finite:
-            from ...kernels.reductions import all_finite
-
-            if not all_finite(arr.reshape(-1)):
-                bad = np.argwhere(~np.isfinite(arr))[0]
-                raise DL4JInvalidInputException(
-                    f"{what}: non-finite value {arr[bad[0], bad[1]]} at row {bad[0]}, column {bad[1]}"
-                )
+            check_finite_values(arr, what)
         return arr
+
+    def _check_labels(self, labels: Any, what: str = "labels") -> None:
+        """Labels of a training step: numeric and finite (shape and dtype are the output layer's business)."""
+        if labels is None:
+            raise DL4JInvalidInputException(f"{what}: a training step needs labels (got None)")
+        check_finite_values(to_numeric_array(labels, what), what)
 
     def _forward(self, x: np.ndarray, train: bool, upto: int | None = None) -> list[np.ndarray]:
         acts = [x]
@@ -294,6 +345,7 @@ class MultiLayerNetwork:
         self._require_init()
         features, labels = _split_dataset(features, labels)
         x = self._as_input(features, check_finite=True)
+        self._check_labels(labels)
         self._score = self._gradient_and_score(x, labels)
         return self._score, self._grads.copy()
 
@@ -342,6 +394,10 @@ class MultiLayerNetwork:
             features, labels = _split_dataset(data, labels)
             self._fit_step(features, labels)
             return self
+        if isinstance(data, np.ndarray):
+            raise DL4JInvalidInputException(
+                "fit: features without labels; call fit(features, labels), fit(DataSet) or fit(iterator), or "
+                "pretrain(...) for unsupervised layers")
         if isinstance(numEpochs, bool) or not isinstance(numEpochs, int) or numEpochs <= 0:
             raise DL4JInvalidConfigException(f"fit: numEpochs must be an integer > 0, got {numEpochs!r}")
         with self._progress_bar(progress, data, "fit"):
@@ -379,38 +435,101 @@ class MultiLayerNetwork:
             self.listeners.remove(bar)
 
     def _fit_step(self, features: Any, labels: Any) -> None:
-        x = self._as_input(features, check_finite=True)
+        it, ep = self.conf.iteration_count, self.conf.epoch_count
+        x = self._as_input(features, f"features (epoch {ep}, iteration {it})", check_finite=True)
+        self._check_labels(labels, f"labels (epoch {ep}, iteration {it})")
         if self.numParams() == 0:
             return
-        it, ep = self.conf.iteration_count, self.conf.epoch_count
         score = self._gradient_and_score(x, labels)
-        self._check_finite(score, it, ep, None)
+        problem = self._non_finite_step(score, x, it, ep, None)
+        if problem is None:
+            problem = self._guarded_update(
+                self.updater, 0, self._params.shape[0], it, ep, None,
+                lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                            divide_by_minibatch=self.conf.confs[0].mini_batch))
+        if problem is not None:
+            self._on_non_finite(problem)
+            return
         self._score = score
-        with self._rollback_if_non_finite(it, ep):
-            self.updater.update(
-                self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=self.conf.confs[0].mini_batch
-            )
         self._apply_constraints(self.layers)
         self.conf.iteration_count = it + 1
         for listener in self.listeners:
             _call(listener, "iterationDone", self, it, ep)
 
-    def _check_finite(self, score: float, iteration: int, epoch: int, layer: int | None) -> None:
+    # -- non-finite steps ----------------------------------------------------------------------------------------
+    def _non_finite_step(self, score: float, x: np.ndarray, iteration: int, epoch: int,
+                         layer: int | None) -> NonFiniteException | None:
+        """The problem with a computed score and gradient (before any update), or None when both are finite.
+        ``layer``: the layer being pretrained (None: a supervised step through the whole network)."""
         from ...kernels.reductions import all_finite
 
-        where = f"epoch {epoch}, iteration {iteration}"
         if not math.isfinite(score):
-            raise NonFiniteException(
-                f"score became {score} at {where}; parameters are left at their last finite values"
-            )
+            return self._locate_non_finite_score(f"score became {score}", x, iteration, epoch, layer)
         grads = self._grads if layer is None else self.layers[layer].grad_flat
-        if not all_finite(grads):
-            for l in self.layers if layer is None else [self.layers[layer]]:
-                if not all_finite(l.grad_flat):
-                    raise NonFiniteException(
-                        f"gradient of {l.describe()} became non-finite at {where}; parameters are left at their "
-                        "last finite values"
-                    )
+        if all_finite(grads):
+            return None
+        candidates = self.layers if layer is None else [self.layers[layer]]
+        # backprop runs from the output down: the highest layer with a non-finite gradient is where it started
+        bad = next(l for l in reversed(candidates) if not all_finite(l.grad_flat))
+        return self._error_at("gradient became non-finite", bad.index, iteration, epoch,
+                              "parameters are left at their last finite values")
+
+    def _guarded_update(self, updater: BlockUpdater, lo: int, hi: int, iteration: int, epoch: int,
+                        layer: int | None, run: Any) -> NonFiniteException | None:
+        """Run an update of ``params[lo:hi]`` with a backup of them and of the updater state; if it leaves either
+        non-finite, restore both and return the problem."""
+        from ...kernels.reductions import all_finite
+
+        params = self._params[lo:hi]
+        p_backup = self._backup_copy("params", params)
+        s_backup = self._backup_copy(f"state{id(updater)}", updater.state)
+        run()
+        if all_finite(params) and all_finite(updater.state):
+            return None
+        np.copyto(params, p_backup)
+        np.copyto(updater.state, s_backup)
+        if layer is None:
+            # the first layer whose parameters broke (or, if only the state did, the last layer)
+            layer = next((l.index for l in self.layers if not all_finite(l.param_flat)), len(self.layers) - 1)
+        return self._error_at("the parameter update overflowed to NaN/inf (learning rate too high?)", layer,
+                              iteration, epoch, "parameters and updater state were restored to their last finite values")
+
+    def _backup_copy(self, key: str, source: np.ndarray) -> np.ndarray:
+        buf = self._backups.get(key)
+        if buf is None or buf.shape != source.shape or buf.dtype != source.dtype:
+            buf = self._backups[key] = np.empty_like(source)
+        np.copyto(buf, source)
+        return buf
+
+    def _locate_non_finite_score(self, what: str, x: np.ndarray, iteration: int, epoch: int,
+                                 layer: int | None) -> NonFiniteException:
+        """Name the first layer (before the pretrained ``layer``, or anywhere for a supervised step) whose
+        inference output is non-finite for ``x``, else the layer that computes the score."""
+        from ...kernels.reductions import all_finite
+
+        scorer = len(self.layers) - 1 if layer is None else layer
+        upto = scorer if layer is None else layer - 1
+        if upto >= 0:
+            acts = self._forward(x, False, upto=upto)
+            origin = next((i for i, a in enumerate(acts[1:]) if not all_finite(a.reshape(-1))), None)
+            if origin is not None:
+                return self._error_at(f"{what} (the output of this layer is non-finite)", origin, iteration, epoch,
+                                      "parameters are left at their last finite values")
+        return self._error_at(what, scorer, iteration, epoch, "parameters are left at their last finite values")
+
+    def _error_at(self, what: str, layer: int, iteration: int, epoch: int, consequence: str) -> NonFiniteException:
+        return NonFiniteException(
+            f"{what} at epoch {epoch}, iteration {iteration}, layer {layer} ({self.layers[layer].describe()}); "
+            f"{consequence}",
+            epoch=epoch, iteration=iteration, layer=layer)
+
+    def _on_non_finite(self, problem: NonFiniteException) -> None:
+        if self._non_finite_policy == "raise":
+            raise problem
+        self.nonFiniteSkips += 1
+        log.warning("training step skipped (non-finite policy 'skip'): %s", problem)
+        for listener in self.listeners:
+            _call(listener, "onNonFiniteSkip", self, problem)
 
     @staticmethod
     def _apply_constraints(layers) -> None:
@@ -419,24 +538,6 @@ class MultiLayerNetwork:
                 from ..layers.constraints import apply_layer_constraints
 
                 apply_layer_constraints(layer)
-
-    @contextlib.contextmanager
-    def _rollback_if_non_finite(self, iteration: int, epoch: int, layer: int | None = None):
-        """Keep a copy of the parameters across an update; if the update overflows, restore them and raise."""
-        from ...kernels.reductions import all_finite
-
-        backup = getattr(self, "_param_backup", None)
-        if backup is None or backup.shape != self._params.shape:
-            backup = self._param_backup = np.empty_like(self._params)
-        np.copyto(backup, self._params)
-        yield
-        if not all_finite(self._params):
-            np.copyto(self._params, backup)
-            where = f" in {self.layers[layer].describe()}" if layer is not None else ""
-            raise NonFiniteException(
-                f"the parameter update{where} overflowed to NaN/inf at epoch {epoch}, iteration {iteration} "
-                "(learning rate too high?); parameters were restored to their last finite values"
-            )
 
     @staticmethod
     def _reset_if_needed(data: Any) -> None:
@@ -505,8 +606,8 @@ class MultiLayerNetwork:
             self._pretrain_updaters[layerIdx] = up
         return up
 
-    def _pretrain_input(self, layerIdx: int, features: Any) -> np.ndarray:
-        x = self._as_input(features, check_finite=True)
+    def _pretrain_input(self, layerIdx: int, features: Any, what: str = "features") -> np.ndarray:
+        x = self._as_input(features, what, check_finite=True)
         for layer in self.layers[:layerIdx]:
             x = layer.forward(x, False)
         return x
@@ -514,17 +615,24 @@ class MultiLayerNetwork:
     def _pretrain_step(self, layerIdx: int, features: Any) -> float:
         layer = self.layers[layerIdx]
         conf = self.conf.confs[layerIdx]
-        x = self._pretrain_input(layerIdx, features)
         it, ep = conf.iteration_count, conf.epoch_count
+        raw = self._as_input(features, f"features (layer {layerIdx}, epoch {ep}, iteration {it})", check_finite=True)
+        x = self._pretrain_input(layerIdx, raw)
         layer.grad_flat.fill(0.0)
         score = layer.pretrain_gradient_and_score(x)
         score += layer.regularization_score(False, it, ep)
-        self._check_finite(score, it, ep, layerIdx)
+        problem = self._non_finite_step(score, raw, it, ep, layerIdx)
+        if problem is None:
+            lo = sum(l.num_params for l in self.layers[:layerIdx])
+            updater = self.pretrain_updater(layerIdx)
+            problem = self._guarded_update(
+                updater, lo, lo + layer.num_params, it, ep, layerIdx,
+                lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                       divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
+        if problem is not None:
+            self._on_non_finite(problem)
+            return score
         self._score = score
-        with self._rollback_if_non_finite(it, ep, layerIdx):
-            self.pretrain_updater(layerIdx).update(
-                self._params, self._grads, it, ep, x.shape[0], divide_by_minibatch=conf.mini_batch, skip_pretrain=False
-            )
         self._apply_constraints([layer])
         conf.iteration_count = it + 1
         for listener in self.listeners:
@@ -581,7 +689,13 @@ def _iterate(data: Any) -> Iterable[Any]:
         while data.hasNext():
             yield data.next()
         return
-    yield from data
+    try:
+        items = iter(data)
+    except TypeError:
+        raise DL4JInvalidInputException(
+            f"expected an array, a DataSet, a (features, labels) pair or a DataSetIterator, got {type(data).__name__}"
+        ) from None
+    yield from items
 
 
 def _batches_per_epoch(data: Any) -> int | None:
