@@ -134,7 +134,7 @@ def _split_labels(values: np.ndarray, labels_column: int | None, num_classes: in
     wrong = np.flatnonzero((classes != raw) | (classes < 0))
     if wrong.size:
         r = int(wrong[0])
-        raise CommandError(f"{name}, {where(r)}, column {k}: label {raw[r]!r} is not a class index (an integer >= 0)")
+        raise CommandError(f"{name}, {where(r)}, column {k}: label {float(raw[r]):g} is not a class index (an integer >= 0)")
     n = int(num_classes) if num_classes is not None else int(classes.max()) + 1
     too_big = np.flatnonzero(classes >= n)
     if too_big.size:

@@ -270,8 +270,8 @@ def _curve(source: Any) -> tuple[np.ndarray, np.ndarray, str]:
     if hasattr(source, "iterations") and hasattr(source, "scores"):  # CollectScoresListener
         return np.asarray(source.iterations, float), np.asarray(source.scores, float), "iteration"
     if hasattr(source, "results") and isinstance(getattr(source, "results"), list):  # EvaluativeListener
-        pts = [(e, v) for _, e, v in source.results if isinstance(v, (int, float, np.floating))]
-        return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float), "epoch"
+        pts = [(i, v) for i, _, v in source.results if isinstance(v, (int, float, np.floating))]
+        return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float), "iteration"
     if isinstance(source, Mapping):
         keys = sorted(source)
         return np.asarray(keys, float), np.asarray([source[k] for k in keys], float), "epoch"
@@ -283,18 +283,22 @@ def _curve(source: Any) -> tuple[np.ndarray, np.ndarray, str]:
 
 def training_curve(source: Any, path: str | os.PathLike | None = None, *, held_out: Any = None,
                    smooth: int | None = None, log_scale: bool = False, ylabel: str = "score",
-                   title: str = "Training curve", dpi: int = 100) -> Any:
+                   held_out_label: str = "held-out", title: str = "Training curve", dpi: int = 100) -> Any:
     """Score against iteration (or epoch). ``source``: a ``CollectScoresListener``, a list of scores, an
     ``(iterations, scores)`` pair, a ``{epoch: score}`` dict or an ``EarlyStoppingResult`` (its score per epoch).
-    ``held_out`` (optional, the same kinds, e.g. an ``EvaluativeListener``) is drawn on a second x axis
-    (epochs). ``smooth=k`` adds a moving average over k points."""
+    ``held_out`` (optional): an ``EvaluativeListener`` — drawn against the same iterations, on a second y axis —
+    or per-epoch scores (a dict, an ``EarlyStoppingResult``) — drawn in a panel below. ``smooth=k`` adds a moving
+    average over k points."""
     x, y, xlabel = _curve(source)
     if y.size == 0:
         raise DL4JInvalidInputException("training_curve: no scores to plot")
     if x.shape != y.shape:
         raise DL4JInvalidInputException(f"training_curve: {x.size} x values for {y.size} scores")
-    fig = _figure((7.0, 4.0))
-    ax = fig.add_subplot()
+    held = _curve(held_out) if held_out is not None else None
+    below = held is not None and held[2] != xlabel
+    fig = _figure((7.0, 6.0 if below else 4.0))
+    axes = fig.subplots(2, 1, squeeze=False)[:, 0] if below else [fig.add_subplot()]
+    ax = axes[0]
     ax.plot(x, y, color="tab:blue", alpha=0.45 if smooth else 1.0, linewidth=1.0, label="training")
     if smooth and smooth > 1 and y.size >= smooth:
         kernel = np.ones(smooth) / smooth
@@ -305,14 +309,18 @@ def training_curve(source: Any, path: str | os.PathLike | None = None, *, held_o
     if log_scale:
         ax.set_yscale("log")
     handles, labels = ax.get_legend_handles_labels()
-    if held_out is not None:
-        hx, hy, hlabel = _curve(held_out)
-        ax2 = ax.twiny() if hlabel != xlabel else ax
-        line = ax2.plot(hx, hy, "o-", color="tab:orange", label="held-out")
-        if ax2 is not ax:
-            ax2.set_xlabel(hlabel)
-        handles += line
-        labels += ["held-out"]
+    if held is not None:
+        hx, hy, hlabel = held
+        target = axes[1] if below else ax.twinx()
+        lines = target.plot(hx, hy, "o-", color="tab:orange", label=held_out_label)
+        target.set_ylabel(held_out_label)
+        if below:
+            target.set_xlabel(hlabel)
+            target.legend(fontsize=8)
+        else:
+            handles, labels = handles + lines, labels + [held_out_label]
     ax.legend(handles, labels, fontsize=8)
     ax.set_title(title)
+    if below:
+        fig.tight_layout()
     return _finish(fig, path, dpi)

@@ -60,7 +60,10 @@ import threading
 import numba as nb
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.core.imputils import impl_ret_borrowed
+from numba.np.arrayobj import make_array, populate_array
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "LEAKYRELU", "ELU", "SELU", "SOFTMAX", "SOFTPLUS", "SOFTSIGN", "CUBE",
@@ -442,223 +445,293 @@ def _act_params(code, p, z):
     return T(p0), T(p1), T(p2)
 
 
+@intrinsic
+def _flat(typingctx, arr):
+    """The 1-D view of all elements of a C-contiguous array (same data and owner): ``arr.reshape(arr.size)``
+    without numba's general reshape, whose code costs a few tenths of a second of compile time in every kernel."""
+    if not isinstance(arr, types.Array) or arr.layout != "C":
+        return None
+    flat = arr.copy(ndim=1, layout="C")
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        dst = make_array(flat)(context, builder)
+        n = context.get_constant(types.intp, 1)
+        for extent in cgutils.unpack_tuple(builder, src.shape, sig.args[0].ndim):
+            n = builder.mul(n, extent)
+        populate_array(dst, data=src.data, shape=[n], strides=[src.itemsize], itemsize=src.itemsize,
+                       meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, flat, dst._getvalue())
+
+    return flat(arr), codegen
+
+
 @_inline
 def _block_rows(width):
     return max(1, _BLOCK // max(width, 1))
 
 
-@_jit
+def _make_forward(code):
+    """The compiled forward driver of one activation ``code`` (a compile-time constant: numba
+    prunes the other branches of the switch before typing them, so only this activation's loop is compiled).
+    numba keys the on-disk cache of a closure on its frozen cell values too, so each code has its own entry."""
+
+    def _forward(p, zz, b, out, tmp):
+        """out = f(zz) [after zz += b per row, if b has length > 0]; ``out`` either ``zz`` itself or disjoint.
+
+        The compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``. Works on blocks of whole
+        rows flattened to 1-D: the whole array when out of place without bias, else L1-sized blocks (computed into the
+        scratch ``tmp``, at least ``block_elements(D)`` long, when in place). The activation switch is written inline
+        here, one branch per activation outside the element loops (a separately compiled switch would be re-optimised
+        by LLVM in every caller).
+        """
+        _check_same_shape(zz, out)
+        rows, width = zz.shape
+        if b.shape[0] != width and b.shape[0] != 0:
+            raise ValueError("bias length must equal the number of columns")
+        q0, q1, q2 = _act_params(code, p, zz)
+        T = zz.dtype.type
+        zf, of = _flat(zz), _flat(out)
+        with_bias = b.shape[0] > 0
+        inplace = _same(zz, out) and rows * width > 0
+        rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
+        if inplace and tmp.shape[0] < rb * width:
+            raise ValueError("scratch buffer too small")
+        for i0 in range(0, rows, rb):
+            k0, k1 = i0 * width, min(rows, i0 + rb) * width
+            n = k1 - k0
+            z = zf[k0:k1]
+            if with_bias:
+                for r in range(0, n, width):
+                    row = z[r:r + width]
+                    for j in range(width):
+                        row[j] += b[j]
+            o = tmp[:n] if inplace else of[k0:k1]
+            if code == IDENTITY:
+                for j in range(n):
+                    o[j] = z[j]
+            elif code == SIGMOID:
+                for j in range(n):
+                    o[j] = _sigmoid(z[j])
+            elif code == TANH:
+                for j in range(n):
+                    o[j] = _tanh(z[j])
+            elif code == RELU:
+                for j in range(n):
+                    o[j] = _relu(z[j], q0, q1, q2)
+            elif code == LEAKYRELU or code == RRELU:
+                for j in range(n):
+                    o[j] = _leaky(z[j], q0)
+            elif code == ELU:
+                for j in range(n):
+                    o[j] = _elu(z[j], q0)
+            elif code == SELU:
+                for j in range(n):
+                    o[j] = _selu(z[j])
+            elif code == SOFTMAX:
+                for r in range(0, n, width):
+                    _softmax_row(z[r:r + width], o[r:r + width])
+            elif code == SOFTPLUS:
+                for j in range(n):
+                    o[j] = _softplus(z[j])
+            elif code == SOFTSIGN:
+                for j in range(n):
+                    o[j] = z[j] * _softsign_den(z[j])
+            elif code == CUBE:
+                for j in range(n):
+                    o[j] = z[j] * z[j] * z[j]
+            elif code == HARDSIGMOID:
+                for j in range(n):
+                    o[j] = _hardsigmoid(z[j])
+            elif code == HARDTANH:
+                for j in range(n):
+                    o[j] = min(max(z[j], T(-1.0)), T(1.0))
+            elif code == RATIONALTANH:
+                for j in range(n):
+                    o[j] = _rationaltanh(z[j])
+            elif code == RECTIFIEDTANH:
+                for j in range(n):
+                    o[j] = max(_tanh(z[j]), T(0.0))
+            elif code == RELU6:
+                for j in range(n):
+                    o[j] = min(max(z[j], T(0.0)), T(6.0))
+            elif code == SWISH:
+                for j in range(n):
+                    o[j] = z[j] * _sigmoid(z[j])
+            elif code == THRESHOLDEDRELU:
+                for j in range(n):
+                    o[j] = z[j] if z[j] > q0 else T(0.0)
+            elif code == GELU:
+                if q0 != T(0.0):
+                    for j in range(n):
+                        sg, _ = _gelu_precise_parts(z[j])
+                        o[j] = z[j] * sg
+                else:
+                    for j in range(n):
+                        o[j] = z[j] * _sigmoid(T(1.702) * z[j])
+            elif code == MISH:
+                for j in range(n):
+                    t, _, _ = _mish_parts(z[j])
+                    o[j] = z[j] * t
+            else:
+                raise ValueError("unknown activation code")
+            if inplace:
+                _copy(o, of[k0:k1])
+
+    return _jit(_forward)
+
+
+def _make_backward(code):
+    """The compiled backward driver of one activation ``code`` (a compile-time constant: numba
+    prunes the other branches of the switch before typing them, so only this activation's loop is compiled).
+    numba keys the on-disk cache of a closure on its frozen cell values too, so each code has its own entry."""
+
+    def _backward(p, zz, out, eps, delta, db, tmp, acc):
+        """delta = f'(zz) ⊙ eps (SOFTMAX: per-row Jacobian-vector product); if len(db) > 0, db = Σ_rows delta.
+
+        The compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``. ``delta`` either ``eps``
+        itself (computed through the scratch ``tmp``) or disjoint from ``zz``, ``out`` and ``eps``; the column sums
+        are accumulated in the float64 scratch ``acc`` (at least D long). Blocks as in ``_forward``.
+        """
+        _check_same_shape(zz, out)
+        _check_same_shape(zz, eps)
+        _check_same_shape(zz, delta)
+        rows, width = zz.shape
+        if db.shape[0] != width and db.shape[0] != 0:
+            raise ValueError("db length must equal the number of columns")
+        q0, q1, q2 = _act_params(code, p, zz)
+        T = zz.dtype.type
+        zf, of, ef, df = _flat(zz), _flat(out), _flat(eps), _flat(delta)
+        with_bias = db.shape[0] > 0
+        inplace = _same(eps, delta) and rows * width > 0
+        rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
+        if (inplace and tmp.shape[0] < rb * width) or (with_bias and acc.shape[0] < width):
+            raise ValueError("scratch buffer too small")
+        for j in range(width if with_bias else 0):
+            acc[j] = 0.0
+        for i0 in range(0, rows, rb):
+            k0, k1 = i0 * width, min(rows, i0 + rb) * width
+            n = k1 - k0
+            z, o, e = zf[k0:k1], of[k0:k1], ef[k0:k1]
+            d = tmp[:n] if inplace else df[k0:k1]
+            if code == IDENTITY:
+                for j in range(n):
+                    d[j] = e[j]
+            elif code == SIGMOID:
+                for j in range(n):
+                    d[j] = e[j] * (o[j] * (T(1.0) - o[j]))
+            elif code == TANH:
+                for j in range(n):
+                    d[j] = e[j] * (T(1.0) - o[j] * o[j])
+            elif code == RELU:
+                for j in range(n):
+                    d[j] = e[j] * _drelu(z[j], q0, q1, q2)
+            elif code == LEAKYRELU or code == RRELU:
+                for j in range(n):
+                    d[j] = e[j] * _dleaky(z[j], q0)
+            elif code == ELU:
+                for j in range(n):
+                    d[j] = e[j] * _delu(z[j], q0)
+            elif code == SELU:
+                for j in range(n):
+                    d[j] = e[j] * _dselu(z[j])
+            elif code == SOFTMAX:
+                for r in range(0, n, width):
+                    _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
+            elif code == SOFTPLUS:
+                for j in range(n):
+                    d[j] = e[j] * _sigmoid(z[j])
+            elif code == SOFTSIGN:
+                for j in range(n):
+                    r = _softsign_den(z[j])
+                    d[j] = e[j] * (r * r)
+            elif code == CUBE:
+                for j in range(n):
+                    d[j] = e[j] * (T(3.0) * z[j] * z[j])
+            elif code == HARDSIGMOID:
+                for j in range(n):
+                    d[j] = e[j] * _dhardsigmoid(z[j])
+            elif code == HARDTANH:
+                for j in range(n):
+                    d[j] = e[j] * _dhardtanh(z[j])
+            elif code == RATIONALTANH:
+                for j in range(n):
+                    d[j] = e[j] * _drationaltanh(z[j])
+            elif code == RECTIFIEDTANH:
+                for j in range(n):
+                    g = T(1.0) - o[j] * o[j]
+                    d[j] = e[j] * (g if z[j] > T(0.0) else T(0.0))
+            elif code == RELU6:
+                for j in range(n):
+                    d[j] = e[j] * _drelu6(z[j])
+            elif code == SWISH:
+                for j in range(n):
+                    d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.0))
+            elif code == THRESHOLDEDRELU:
+                for j in range(n):
+                    d[j] = e[j] if z[j] > q0 else T(0.0)
+            elif code == GELU:
+                if q0 != T(0.0):
+                    for j in range(n):
+                        d[j] = e[j] * _dgelu_precise(z[j])
+                else:
+                    for j in range(n):
+                        d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.702))
+            elif code == MISH:
+                for j in range(n):
+                    t, sech2, sg = _mish_parts(z[j])
+                    d[j] = e[j] * (t + z[j] * sech2 * sg)
+            else:
+                raise ValueError("unknown activation code")
+            if inplace:
+                _copy(d, df[k0:k1])
+            if with_bias:
+                for r in range(0, n, width):
+                    row = d[r:r + width]
+                    for j in range(width):
+                        acc[j] += row[j]
+        for j in range(width if with_bias else 0):
+            db[j] = acc[j]
+
+    return _jit(_backward)
+
+
+_FORWARD: dict[int, nb.core.registry.CPUDispatcher] = {}  # code -> compiled driver, created on first use
+_BACKWARD: dict[int, nb.core.registry.CPUDispatcher] = {}
+
+
+def _checked_code(code) -> int:
+    if code not in NAME_BY_CODE:
+        raise ValueError(f"unknown activation code {code!r}")
+    return int(code)
+
+
+def forward_kernel(code: int):
+    """The compiled forward driver of ``code``: ``kernel(p, z, b, out, tmp)`` (b empty: no bias; ``tmp`` the
+    in-place scratch block). Created on first use; its machine code compiles per dtype or loads from numba's cache."""
+    k = _FORWARD.get(code)
+    if k is None:
+        k = _FORWARD.setdefault(code, _make_forward(_checked_code(code)))
+    return k
+
+
+def backward_kernel(code: int):
+    """The compiled backward driver of ``code``: ``kernel(p, z, out, eps, delta, db, tmp, acc)`` (db empty: no
+    column sums; ``acc`` their float64 scratch). Created on first use, as ``forward_kernel``."""
+    k = _BACKWARD.get(code)
+    if k is None:
+        k = _BACKWARD.setdefault(code, _make_backward(_checked_code(code)))
+    return k
+
+
 def _forward(code, p, zz, b, out, tmp):
-    """out = f(zz) [after zz += b per row, if b has length > 0]; ``out`` either ``zz`` itself or disjoint.
-
-    The compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``. Works on blocks of whole
-    rows flattened to 1-D: the whole array when out of place without bias, else L1-sized blocks (computed into the
-    scratch ``tmp``, at least ``block_elements(D)`` long, when in place). The activation switch is written inline
-    here, one branch per activation outside the element loops (a separately compiled switch would be re-optimised
-    by LLVM in every caller).
-    """
-    _check_same_shape(zz, out)
-    rows, width = zz.shape
-    if b.shape[0] != width and b.shape[0] != 0:
-        raise ValueError("bias length must equal the number of columns")
-    q0, q1, q2 = _act_params(code, p, zz)
-    T = zz.dtype.type
-    zf, of = zz.reshape(rows * width), out.reshape(rows * width)
-    with_bias = b.shape[0] > 0
-    inplace = _same(zz, out) and rows * width > 0
-    rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
-    if inplace and tmp.shape[0] < rb * width:
-        raise ValueError("scratch buffer too small")
-    for i0 in range(0, rows, rb):
-        k0, k1 = i0 * width, min(rows, i0 + rb) * width
-        n = k1 - k0
-        z = zf[k0:k1]
-        if with_bias:
-            for r in range(0, n, width):
-                row = z[r:r + width]
-                for j in range(width):
-                    row[j] += b[j]
-        o = tmp[:n] if inplace else of[k0:k1]
-        if code == IDENTITY:
-            for j in range(n):
-                o[j] = z[j]
-        elif code == SIGMOID:
-            for j in range(n):
-                o[j] = _sigmoid(z[j])
-        elif code == TANH:
-            for j in range(n):
-                o[j] = _tanh(z[j])
-        elif code == RELU:
-            for j in range(n):
-                o[j] = _relu(z[j], q0, q1, q2)
-        elif code == LEAKYRELU or code == RRELU:
-            for j in range(n):
-                o[j] = _leaky(z[j], q0)
-        elif code == ELU:
-            for j in range(n):
-                o[j] = _elu(z[j], q0)
-        elif code == SELU:
-            for j in range(n):
-                o[j] = _selu(z[j])
-        elif code == SOFTMAX:
-            for r in range(0, n, width):
-                _softmax_row(z[r:r + width], o[r:r + width])
-        elif code == SOFTPLUS:
-            for j in range(n):
-                o[j] = _softplus(z[j])
-        elif code == SOFTSIGN:
-            for j in range(n):
-                o[j] = z[j] * _softsign_den(z[j])
-        elif code == CUBE:
-            for j in range(n):
-                o[j] = z[j] * z[j] * z[j]
-        elif code == HARDSIGMOID:
-            for j in range(n):
-                o[j] = _hardsigmoid(z[j])
-        elif code == HARDTANH:
-            for j in range(n):
-                o[j] = min(max(z[j], T(-1.0)), T(1.0))
-        elif code == RATIONALTANH:
-            for j in range(n):
-                o[j] = _rationaltanh(z[j])
-        elif code == RECTIFIEDTANH:
-            for j in range(n):
-                o[j] = max(_tanh(z[j]), T(0.0))
-        elif code == RELU6:
-            for j in range(n):
-                o[j] = min(max(z[j], T(0.0)), T(6.0))
-        elif code == SWISH:
-            for j in range(n):
-                o[j] = z[j] * _sigmoid(z[j])
-        elif code == THRESHOLDEDRELU:
-            for j in range(n):
-                o[j] = z[j] if z[j] > q0 else T(0.0)
-        elif code == GELU:
-            if q0 != T(0.0):
-                for j in range(n):
-                    sg, _ = _gelu_precise_parts(z[j])
-                    o[j] = z[j] * sg
-            else:
-                for j in range(n):
-                    o[j] = z[j] * _sigmoid(T(1.702) * z[j])
-        elif code == MISH:
-            for j in range(n):
-                t, _, _ = _mish_parts(z[j])
-                o[j] = z[j] * t
-        else:
-            raise ValueError("unknown activation code")
-        if inplace:
-            _copy(o, of[k0:k1])
+    """``forward_kernel(code)(p, zz, b, out, tmp)`` (the former single-switch entry point)."""
+    forward_kernel(code)(p, zz, b, out, tmp)
 
 
-@_jit
 def _backward(code, p, zz, out, eps, delta, db, tmp, acc):
-    """delta = f'(zz) ⊙ eps (SOFTMAX: per-row Jacobian-vector product); if len(db) > 0, db = Σ_rows delta.
-
-    The compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``. ``delta`` either ``eps``
-    itself (computed through the scratch ``tmp``) or disjoint from ``zz``, ``out`` and ``eps``; the column sums
-    are accumulated in the float64 scratch ``acc`` (at least D long). Blocks as in ``_forward``.
-    """
-    _check_same_shape(zz, out)
-    _check_same_shape(zz, eps)
-    _check_same_shape(zz, delta)
-    rows, width = zz.shape
-    if db.shape[0] != width and db.shape[0] != 0:
-        raise ValueError("db length must equal the number of columns")
-    q0, q1, q2 = _act_params(code, p, zz)
-    T = zz.dtype.type
-    zf, of, ef, df = zz.reshape(rows * width), out.reshape(rows * width), eps.reshape(rows * width), \
-        delta.reshape(rows * width)
-    with_bias = db.shape[0] > 0
-    inplace = _same(eps, delta) and rows * width > 0
-    rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
-    if (inplace and tmp.shape[0] < rb * width) or (with_bias and acc.shape[0] < width):
-        raise ValueError("scratch buffer too small")
-    for j in range(width if with_bias else 0):
-        acc[j] = 0.0
-    for i0 in range(0, rows, rb):
-        k0, k1 = i0 * width, min(rows, i0 + rb) * width
-        n = k1 - k0
-        z, o, e = zf[k0:k1], of[k0:k1], ef[k0:k1]
-        d = tmp[:n] if inplace else df[k0:k1]
-        if code == IDENTITY:
-            for j in range(n):
-                d[j] = e[j]
-        elif code == SIGMOID:
-            for j in range(n):
-                d[j] = e[j] * (o[j] * (T(1.0) - o[j]))
-        elif code == TANH:
-            for j in range(n):
-                d[j] = e[j] * (T(1.0) - o[j] * o[j])
-        elif code == RELU:
-            for j in range(n):
-                d[j] = e[j] * _drelu(z[j], q0, q1, q2)
-        elif code == LEAKYRELU or code == RRELU:
-            for j in range(n):
-                d[j] = e[j] * _dleaky(z[j], q0)
-        elif code == ELU:
-            for j in range(n):
-                d[j] = e[j] * _delu(z[j], q0)
-        elif code == SELU:
-            for j in range(n):
-                d[j] = e[j] * _dselu(z[j])
-        elif code == SOFTMAX:
-            for r in range(0, n, width):
-                _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
-        elif code == SOFTPLUS:
-            for j in range(n):
-                d[j] = e[j] * _sigmoid(z[j])
-        elif code == SOFTSIGN:
-            for j in range(n):
-                r = _softsign_den(z[j])
-                d[j] = e[j] * (r * r)
-        elif code == CUBE:
-            for j in range(n):
-                d[j] = e[j] * (T(3.0) * z[j] * z[j])
-        elif code == HARDSIGMOID:
-            for j in range(n):
-                d[j] = e[j] * _dhardsigmoid(z[j])
-        elif code == HARDTANH:
-            for j in range(n):
-                d[j] = e[j] * _dhardtanh(z[j])
-        elif code == RATIONALTANH:
-            for j in range(n):
-                d[j] = e[j] * _drationaltanh(z[j])
-        elif code == RECTIFIEDTANH:
-            for j in range(n):
-                g = T(1.0) - o[j] * o[j]
-                d[j] = e[j] * (g if z[j] > T(0.0) else T(0.0))
-        elif code == RELU6:
-            for j in range(n):
-                d[j] = e[j] * _drelu6(z[j])
-        elif code == SWISH:
-            for j in range(n):
-                d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.0))
-        elif code == THRESHOLDEDRELU:
-            for j in range(n):
-                d[j] = e[j] if z[j] > q0 else T(0.0)
-        elif code == GELU:
-            if q0 != T(0.0):
-                for j in range(n):
-                    d[j] = e[j] * _dgelu_precise(z[j])
-            else:
-                for j in range(n):
-                    d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.702))
-        elif code == MISH:
-            for j in range(n):
-                t, sech2, sg = _mish_parts(z[j])
-                d[j] = e[j] * (t + z[j] * sech2 * sg)
-        else:
-            raise ValueError("unknown activation code")
-        if inplace:
-            _copy(d, df[k0:k1])
-        if with_bias:
-            for r in range(0, n, width):
-                row = d[r:r + width]
-                for j in range(width):
-                    acc[j] += row[j]
-    for j in range(width if with_bias else 0):
-        db[j] = acc[j]
+    """``backward_kernel(code)(p, zz, out, eps, delta, db, tmp, acc)`` (the former single-switch entry point)."""
+    backward_kernel(code)(p, zz, out, eps, delta, db, tmp, acc)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -707,7 +780,7 @@ def act_forward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray) -> Non
     ``p``: float64[4]; ``z``, ``out``: [N, D] C-contiguous, float32 or float64 (the same dtype).
     """
     e = _empty(z, out)
-    _forward(code, p, z, e, out, scratch(z.dtype, block_elements(z.shape[1])))
+    forward_kernel(code)(p, z, e, out, scratch(z.dtype, block_elements(z.shape[1])))
 
 
 def bias_act_forward(code: int, p: np.ndarray, z: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
@@ -720,7 +793,7 @@ def bias_act_forward(code: int, p: np.ndarray, z: np.ndarray, b: np.ndarray, out
         raise ValueError(f"bias length {b.shape[0]} != number of columns {z.shape[1]}")
     if b.shape[0] == 0:
         return
-    _forward(code, p, z, b, out, scratch(z.dtype, block_elements(z.shape[1])))
+    forward_kernel(code)(p, z, b, out, scratch(z.dtype, block_elements(z.shape[1])))
 
 
 def act_backward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
@@ -730,7 +803,7 @@ def act_backward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: 
     ``delta`` may be ``eps``.
     """
     e = _empty(z, out, eps, delta)
-    _backward(code, p, z, out, eps, delta, e, scratch(z.dtype, block_elements(z.shape[1])), _EMPTY[_DTYPES[1]])
+    backward_kernel(code)(p, z, out, eps, delta, e, scratch(z.dtype, block_elements(z.shape[1])), _EMPTY[_DTYPES[1]])
 
 
 def act_backward_bias(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
@@ -742,7 +815,8 @@ def act_backward_bias(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, 
         raise ValueError(f"db length {db.shape[0]} != number of columns {width}")
     if width == 0:
         return
-    _backward(code, p, z, out, eps, delta, db, scratch(z.dtype, block_elements(width)), scratch(_DTYPES[1], width, 1))
+    backward_kernel(code)(p, z, out, eps, delta, db, scratch(z.dtype, block_elements(width)),
+                          scratch(_DTYPES[1], width, 1))
 
 
 @_jit
@@ -780,15 +854,15 @@ def rrelu_backward_train(z: np.ndarray, alpha: np.ndarray, eps: np.ndarray, delt
             dr[j] = g if zr[j] > T(0.0) else neg
 
 
-def warmup(dtypes=(np.float32, np.float64)) -> None:
-    """Compile (or load from the on-disk cache) every kernel for the given dtypes."""
+def warmup(dtypes=(np.float32, np.float64), codes=None) -> None:
+    """Compile (or load from the on-disk cache) the forward and backward kernels of every activation (or of those in
+    ``codes``) and the RReLU training kernels for the given dtypes."""
     for dt in dtypes:
         z = np.zeros((2, 3), dt)
         o, e, d, b = np.zeros_like(z), np.ones_like(z), np.zeros_like(z), np.zeros(3, dt)
-        p = params(SIGMOID)
-        act_forward(SIGMOID, p, z, o)
-        bias_act_forward(SIGMOID, p, z, b, o)
-        act_backward(SIGMOID, p, z, o, e, d)
-        act_backward_bias(SIGMOID, p, z, o, e, d, b)
+        for code in sorted(NAME_BY_CODE) if codes is None else codes:
+            p = params(code)
+            bias_act_forward(code, p, z, b, o)
+            act_backward_bias(code, p, z, o, e, d, b)
         rrelu_forward_train(z, e, o)
         rrelu_backward_train(z, e, e, d)

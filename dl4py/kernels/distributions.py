@@ -43,7 +43,9 @@ semantics); nothing here allocates.
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 import numba as nb
 import numpy as np
@@ -67,8 +69,48 @@ _F1 = nb.float64[::1]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _kernel(make_sig):
-    return nb.njit([make_sig(t) for t in _FLOATS], **_OPTS)
+class _LazyKernel:
+    """A numba kernel with one explicit signature per dtype (``make_sig(float32)``, ``make_sig(float64)``), each
+    compiled (or loaded from numba's cache) on the first call with that dtype rather than at import. The dtype is
+    read from argument ``typed_arg``; the dispatcher never compiles anything else, so calls convert and reject
+    arguments exactly as a dispatcher created with both signatures would."""
+
+    def __init__(self, fn, make_sig, typed_arg: int):
+        self._dispatcher = nb.njit(**_OPTS)(fn)
+        self._dispatcher._can_compile = False  # disable_compile() insists on a compiled signature
+        self._sigs = {np.dtype(np.float32): make_sig(nb.float32), np.dtype(np.float64): make_sig(nb.float64)}
+        self._ready: set = set()
+        self._arg = typed_arg
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, fn)
+
+    def _compile(self, dtype) -> None:
+        with self._lock:
+            if dtype not in self._ready:
+                self._dispatcher._can_compile = True
+                try:
+                    self._dispatcher.compile(self._sigs[dtype])
+                finally:
+                    self._dispatcher._can_compile = False
+                self._ready.add(dtype)
+
+    def __call__(self, *args):
+        dtype = getattr(args[self._arg], "dtype", None) if len(args) > self._arg else None
+        if dtype not in self._ready and dtype in self._sigs:
+            self._compile(dtype)
+        return self._dispatcher(*args)
+
+    @property
+    def py_func(self):
+        return self._dispatcher.py_func
+
+    @property
+    def signatures(self):
+        return self._dispatcher.signatures
+
+
+def _kernel(make_sig, typed_arg: int = 0):
+    return lambda fn: _LazyKernel(fn, make_sig, typed_arg)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -160,7 +202,84 @@ def log_scalar(x):
 # ----------------------------------------------------------------------------------------------------------------
 # reconstruction distributions
 # ----------------------------------------------------------------------------------------------------------------
-@_kernel(lambda t: nb.float64(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], _F1, nb.boolean, nb.boolean))
+_NLL_SIG = (lambda t: nb.float64(t[:, ::1], t[:, ::1], t[:, ::1], _F1, nb.boolean, nb.boolean))
+_PART_NLL: dict = {}  # kind -> kernel, created on first use
+
+
+def _make_part_nll(kind):
+    """``part_nll`` of one distribution ``kind`` (a compile-time constant: numba prunes the other kinds' branches
+    before typing them; it keys the on-disk cache of a closure on its frozen cell values too)."""
+
+    def _part_nll(x, a, grad, row_nll, want_grad, add_rows):
+        n = x.shape[0]
+        d = x.shape[1]
+        rows = a.shape[0]
+        w = a.shape[1]
+        if n == 0 or rows % n != 0:
+            raise ValueError("part_nll: rows of a must be a positive multiple of the rows of x")
+        if w != (2 * d if kind == GAUSSIAN else d):
+            raise ValueError("part_nll: a has the wrong number of columns for this distribution")
+        if row_nll.shape[0] != rows or (want_grad and (grad.shape[0] != rows or grad.shape[1] != w)):
+            raise ValueError("part_nll: grad or row_nll has the wrong size")
+        if kind != BERNOULLI and kind != GAUSSIAN and kind != EXPONENTIAL:
+            raise ValueError("part_nll: unknown distribution kind")
+        T = a.dtype.type
+        one = T(1.0)
+        zero = T(0.0)
+        half = T(0.5)
+        two = T(2.0)
+        inf = T(np.inf)
+        total = 0.0
+        for r in range(rows):
+            ar = a[r]
+            xr = x[r % n]
+            s = zero  # row sums in the array type (vectorised), totals in float64
+            if kind == BERNOULLI:
+                for j in range(d):
+                    pv = ar[j]
+                    xv = xr[j]
+                    la = _log(pv)
+                    lb = _log(one - pv)
+                    la = la if abs(la) < inf else zero
+                    lb = lb if abs(lb) < inf else zero
+                    s -= xv * la + (one - xv) * lb
+                if want_grad:
+                    gr = grad[r]
+                    for j in range(d):
+                        pv = ar[j]
+                        gr[j] = (pv - xr[j]) / (pv * (one - pv))
+            elif kind == GAUSSIAN:
+                mu = ar[:d]
+                lv = ar[d:]
+                for j in range(d):
+                    diff = xr[j] - mu[j]
+                    s += half * lv[j] + diff * diff / (two * _exp(lv[j]))
+                if want_grad:
+                    gm = grad[r, :d]
+                    gl = grad[r, d:]
+                    for j in range(d):
+                        var = _exp(lv[j])
+                        diff = xr[j] - mu[j]
+                        gm[j] = -diff / var
+                        gl[j] = half - diff * diff / (two * var)
+            else:
+                for j in range(d):
+                    s += _exp(ar[j]) * xr[j] - ar[j]
+                if want_grad:
+                    gr = grad[r]
+                    for j in range(d):
+                        gr[j] = _exp(ar[j]) * xr[j] - one
+            s64 = np.float64(s) + (d * _HALF_LOG_2PI if kind == GAUSSIAN else 0.0)
+            if add_rows:
+                row_nll[r] += s64
+            else:
+                row_nll[r] = s64
+            total += s64
+        return total
+
+    return _LazyKernel(_part_nll, _NLL_SIG, 1)
+
+
 def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
     """NLL of one leaf distribution given its activated parameters ``a`` = act(o) [R, w] and the data ``x`` [N, d]
     (R a multiple of N, row r ↔ x[r mod N]). ``row_nll`` [R] (float64) receives (``add_rows``: is incremented by)
@@ -170,74 +289,18 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
     Signature: ``part_nll(kind: int, x: T[N, d], a: T[R, w], grad: T[R, w], row_nll: float64[R],
     want_grad: bool, add_rows: bool) -> float``.
     """
-    n = x.shape[0]
-    d = x.shape[1]
-    rows = a.shape[0]
-    w = a.shape[1]
-    if n == 0 or rows % n != 0:
-        raise ValueError("part_nll: rows of a must be a positive multiple of the rows of x")
-    if w != (2 * d if kind == GAUSSIAN else d):
-        raise ValueError("part_nll: a has the wrong number of columns for this distribution")
-    if row_nll.shape[0] != rows or (want_grad and (grad.shape[0] != rows or grad.shape[1] != w)):
-        raise ValueError("part_nll: grad or row_nll has the wrong size")
-    if kind != BERNOULLI and kind != GAUSSIAN and kind != EXPONENTIAL:
-        raise ValueError("part_nll: unknown distribution kind")
-    T = a.dtype.type
-    one = T(1.0)
-    zero = T(0.0)
-    half = T(0.5)
-    two = T(2.0)
-    inf = T(np.inf)
-    total = 0.0
-    for r in range(rows):
-        ar = a[r]
-        xr = x[r % n]
-        s = zero  # row sums in the array type (vectorised), totals in float64
-        if kind == BERNOULLI:
-            for j in range(d):
-                pv = ar[j]
-                xv = xr[j]
-                la = _log(pv)
-                lb = _log(one - pv)
-                la = la if abs(la) < inf else zero
-                lb = lb if abs(lb) < inf else zero
-                s -= xv * la + (one - xv) * lb
-            if want_grad:
-                gr = grad[r]
-                for j in range(d):
-                    pv = ar[j]
-                    gr[j] = (pv - xr[j]) / (pv * (one - pv))
-        elif kind == GAUSSIAN:
-            mu = ar[:d]
-            lv = ar[d:]
-            for j in range(d):
-                diff = xr[j] - mu[j]
-                s += half * lv[j] + diff * diff / (two * _exp(lv[j]))
-            if want_grad:
-                gm = grad[r, :d]
-                gl = grad[r, d:]
-                for j in range(d):
-                    var = _exp(lv[j])
-                    diff = xr[j] - mu[j]
-                    gm[j] = -diff / var
-                    gl[j] = half - diff * diff / (two * var)
-        else:
-            for j in range(d):
-                s += _exp(ar[j]) * xr[j] - ar[j]
-            if want_grad:
-                gr = grad[r]
-                for j in range(d):
-                    gr[j] = _exp(ar[j]) * xr[j] - one
-        s64 = np.float64(s) + (d * _HALF_LOG_2PI if kind == GAUSSIAN else 0.0)
-        if add_rows:
-            row_nll[r] += s64
-        else:
-            row_nll[r] = s64
-        total += s64
-    return total
+    k = _PART_NLL.get(kind)
+    if k is None:
+        known = kind in (BERNOULLI, GAUSSIAN, EXPONENTIAL)
+        key = int(kind) if known else -1  # -1: a kernel that checks the shapes, then rejects the kind
+        k = _PART_NLL.get(key)
+        if k is None:
+            k = _PART_NLL.setdefault(key, _make_part_nll(key))
+        if known:
+            _PART_NLL[kind] = k
+    return k(x, a, grad, row_nll, want_grad, add_rows)
 
-
-@_kernel(lambda t: nb.void(nb.boolean, t[:, ::1], t[::1], _F1, nb.float64))
+@_kernel(lambda t: nb.void(nb.boolean, t[:, ::1], t[::1], _F1, nb.float64), 1)
 def part_grad_finish(nan_to_zero, grad, db, acc, gscale):
     """grad ← gscale·grad with (``nan_to_zero``, DL4J's Bernoulli rule) NaN entries replaced by 0 first, and
     db = column sums of the result (accumulated in ``acc`` float64[w]; ``db`` length 0: no column sums).
@@ -295,7 +358,7 @@ def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.n
     return total
 
 
-@_kernel(lambda t: nb.void(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], nb.boolean))
+@_kernel(lambda t: nb.void(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], nb.boolean), 1)
 def part_generate(kind, a, noise, out, random):
     """Mean (``random`` false) or one random draw of one leaf distribution into ``out`` [N, d], given its
     activated parameters ``a`` [N, w] (= act(o), bias included).
@@ -426,7 +489,7 @@ def warmup() -> None:
     """Load (or compile) every kernel for both dtypes."""
     for dt in (np.float32, np.float64):
         x = np.full((2, 3), 0.5, dt)
-        for kind, w in ((BERNOULLI, 3), (GAUSSIAN, 6)):
+        for kind, w in ((BERNOULLI, 3), (GAUSSIAN, 6), (EXPONENTIAL, 3)):
             a = np.full((2, w), 0.5, dt)
             g = np.zeros_like(a)
             part_nll(kind, x, a, g, np.zeros(2), True, False)

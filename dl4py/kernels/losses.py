@@ -53,15 +53,17 @@ import numpy as np
 
 from dl4py.kernels import activations as _activations
 from dl4py.kernels.activations import (
+    NAME_BY_CODE,
     SOFTMAX,
-    _backward,
     _check_same_shape,
     _empty,
-    _forward,
+    _flat,
     _inline,
     _jit,
     _log,
+    backward_kernel,
     block_elements,
+    forward_kernel,
     scratch,
 )
 
@@ -116,151 +118,156 @@ def _sign(x):
     return T(1.0) if x > T(0.0) else neg
 
 
-@_jit
-def _loss_rows(loss, lp, softmax, labels, z, weights, a, s, rows, ones):
-    """Per-example scores into ``rows``, dL/da into ``s`` (softmax + MCXENT: dL/dz directly), the total returned.
+def _make_loss_rows(loss, softmax):
+    """The compiled loss pass of one loss ``code`` (softmax: whether the activation is SOFTMAX), both
+    compile-time constants: numba prunes the other losses' branches before typing them, so only this loss's
+    loops are compiled (numba keys the on-disk cache of a closure on its frozen cell values too)."""
 
-    ``a`` = act(z) is already computed; ``softmax`` tells whether act is SOFTMAX; ``ones``: scratch of z's dtype
-    with at least D elements (the weights when there are none).
-    """
-    n, width = z.shape
-    _check_same_shape(z, labels)
-    _check_same_shape(z, a)
-    _check_same_shape(z, s)
-    if rows.shape[0] != n:
-        raise ValueError("row_scores must have one entry per row")
-    if lp.shape[0] < 4:
-        raise ValueError("loss parameters lp must be a float64 array of length 4")
-    has_w = weights.shape[0] > 0
-    if has_w and weights.shape[0] != width:
-        raise ValueError("weights must have one entry per column")
-    if has_w and not _supports_weights(loss):
-        raise ValueError("this loss function has no per-output weights in DL4J")
-    if ones.shape[0] < width:
-        raise ValueError("scratch buffer too small")
-    w = weights
-    if not has_w:
-        w = ones[:width]
-        for j in range(width):
-            w[j] = 1.0
-    size = n * width
-    yf, zf, af, sf = labels.reshape(size), z.reshape(size), a.reshape(size), s.reshape(size)
-    clip = lp[0]
-    T = z.dtype.type
-    inv_w = 1.0 / max(width, 1)
-    lo, hi = T(clip), T(1.0 - clip)
-    total = 0.0
-    for r in range(n):
-        k = r * width
-        yr, zr, ar, sr = yf[k:k + width], zf[k:k + width], af[k:k + width], sf[k:k + width]
-        acc = T(0.0)  # Σ_j of the per-element scores of this row, in z's dtype (vectorises at full width)
-        row_scale, total_scale = 1.0, 1.0  # row score = acc·row_scale, total += acc·total_scale
-        if loss == MSE or loss == L2:
-            g = T(2.0 * inv_w) if loss == MSE else T(2.0)
+    def _loss_rows(lp, labels, z, weights, a, s, rows, ones):
+        """Per-example scores into ``rows``, dL/da into ``s`` (softmax + MCXENT: dL/dz directly), the total returned.
+
+        ``a`` = act(z) is already computed; ``softmax`` tells whether act is SOFTMAX; ``ones``: scratch of z's dtype
+        with at least D elements (the weights when there are none).
+        """
+        n, width = z.shape
+        _check_same_shape(z, labels)
+        _check_same_shape(z, a)
+        _check_same_shape(z, s)
+        if rows.shape[0] != n:
+            raise ValueError("row_scores must have one entry per row")
+        if lp.shape[0] < 4:
+            raise ValueError("loss parameters lp must be a float64 array of length 4")
+        has_w = weights.shape[0] > 0
+        if has_w and weights.shape[0] != width:
+            raise ValueError("weights must have one entry per column")
+        if has_w and not _supports_weights(loss):
+            raise ValueError("this loss function has no per-output weights in DL4J")
+        if ones.shape[0] < width:
+            raise ValueError("scratch buffer too small")
+        w = weights
+        if not has_w:
+            w = ones[:width]
             for j in range(width):
-                d = ar[j] - yr[j]
-                wd = w[j] * d
-                acc += wd * d
-                sr[j] = g * wd
-            if loss == MSE:
-                row_scale, total_scale = inv_w, inv_w
-        elif loss == L1 or loss == MAE:
-            g = T(inv_w) if loss == MAE else T(1.0)
-            for j in range(width):
-                d = ar[j] - yr[j]
-                acc += w[j] * abs(d)
-                sr[j] = g * w[j] * _sign(d)
-            if loss == MAE:
-                total_scale = inv_w  # computeScoreArray of LossMAE is not divided by D (DL4J)
-        elif loss == XENT:
-            if softmax:  # DL4J: LogSoftMax op, unclipped, y·log(a) term only
-                m = zr[0] if width > 0 else T(0.0)
+                w[j] = 1.0
+        yf, zf, af, sf = _flat(labels), _flat(z), _flat(a), _flat(s)
+        clip = lp[0]
+        T = z.dtype.type
+        inv_w = 1.0 / max(width, 1)
+        lo, hi = T(clip), T(1.0 - clip)
+        total = 0.0
+        for r in range(n):
+            k = r * width
+            yr, zr, ar, sr = yf[k:k + width], zf[k:k + width], af[k:k + width], sf[k:k + width]
+            acc = T(0.0)  # Σ_j of the per-element scores of this row, in z's dtype (vectorises at full width)
+            row_scale, total_scale = 1.0, 1.0  # row score = acc·row_scale, total += acc·total_scale
+            if loss == MSE or loss == L2:
+                g = T(2.0 * inv_w) if loss == MSE else T(2.0)
                 for j in range(width):
-                    m = max(m, zr[j])
-                se = 0.0
+                    d = ar[j] - yr[j]
+                    wd = w[j] * d
+                    acc += wd * d
+                    sr[j] = g * wd
+                if loss == MSE:
+                    row_scale, total_scale = inv_w, inv_w
+            elif loss == L1 or loss == MAE:
+                g = T(inv_w) if loss == MAE else T(1.0)
                 for j in range(width):
-                    se += np.exp(np.float64(zr[j] - m))
-                lse = np.float64(m) + np.log(se)
-                for j in range(width):
-                    acc += w[j] * yr[j] * T(np.float64(zr[j]) - lse)
-            else:
-                for j in range(width):
+                    d = ar[j] - yr[j]
+                    acc += w[j] * abs(d)
+                    sr[j] = g * w[j] * _sign(d)
+                if loss == MAE:
+                    total_scale = inv_w  # computeScoreArray of LossMAE is not divided by D (DL4J)
+            elif loss == XENT:
+                if softmax == 1:  # DL4J: LogSoftMax op, unclipped, y·log(a) term only
+                    m = zr[0] if width > 0 else T(0.0)
+                    for j in range(width):
+                        m = max(m, zr[j])
+                    se = 0.0
+                    for j in range(width):
+                        se += np.exp(np.float64(zr[j] - m))
+                    lse = np.float64(m) + np.log(se)
+                    for j in range(width):
+                        acc += w[j] * yr[j] * T(np.float64(zr[j]) - lse)
+                else:
+                    for j in range(width):
+                        ac = min(max(ar[j], lo), hi)
+                        acc += w[j] * (yr[j] * _log(ac) + (T(1.0) - yr[j]) * _log(T(1.0) - ac))
+                for j in range(width):  # softmax: weights applied after the Jacobian product (by the caller)
                     ac = min(max(ar[j], lo), hi)
-                    acc += w[j] * (yr[j] * _log(ac) + (T(1.0) - yr[j]) * _log(T(1.0) - ac))
-            for j in range(width):  # softmax: weights applied after the Jacobian product (by the caller)
-                ac = min(max(ar[j], lo), hi)
-                g = (ac - yr[j]) / (ac * (T(1.0) - ac))
-                sr[j] = g if softmax else w[j] * g
-            row_scale, total_scale = -1.0, -1.0
-        elif loss == MCXENT:
-            if softmax:
+                    g = (ac - yr[j]) / (ac * (T(1.0) - ac))
+                    sr[j] = g if softmax == 1 else w[j] * g
+                row_scale, total_scale = -1.0, -1.0
+            elif loss == MCXENT:
+                if softmax == 1:
+                    for j in range(width):
+                        acc += w[j] * yr[j] * _log(min(max(ar[j], lo), hi))
+                    syw = 0.0
+                    for j in range(width):
+                        syw += yr[j] * w[j]
+                    c = T(syw) if has_w else T(1.0)  # DL4J: a − y without weights (exact if Σy = 1)
+                    for j in range(width):
+                        sr[j] = ar[j] * c - yr[j] * w[j]
+                else:
+                    for j in range(width):
+                        acc += w[j] * yr[j] * _log(ar[j])
+                        sr[j] = -w[j] * yr[j] / ar[j]
+                row_scale, total_scale = -1.0, -1.0
+            elif loss == KLD:
+                klo, one = T(_EPS_THRESHOLD), T(1.0)
                 for j in range(width):
-                    acc += w[j] * yr[j] * _log(min(max(ar[j], lo), hi))
-                syw = 0.0
+                    yc = min(max(yr[j], klo), one)
+                    acc += yc * _log(yc / min(max(ar[j], klo), one))
+                    sr[j] = -yr[j] / ar[j]
+            elif loss == COSINE_PROXIMITY:
+                ya, yy, aa = 0.0, 0.0, 0.0
                 for j in range(width):
-                    syw += yr[j] * w[j]
-                c = T(syw) if has_w else T(1.0)  # DL4J: a − y without weights (exact if Σy = 1)
+                    ya += yr[j] * ar[j]
+                    yy += yr[j] * yr[j]
+                    aa += ar[j] * ar[j]
+                ny, na = max(np.sqrt(yy), _EPS_THRESHOLD), max(np.sqrt(aa), _EPS_THRESHOLD)
+                den = ny * na * max(aa, _EPS_THRESHOLD)
+                cy, ca = T(-aa / den), T(ya / den)
                 for j in range(width):
-                    sr[j] = ar[j] * c - yr[j] * w[j]
+                    sr[j] = cy * yr[j] + ca * ar[j]
+                acc = T(-ya / (ny * na))
+            elif loss == HINGE or loss == SQUARED_HINGE:
+                sq = loss == SQUARED_HINGE
+                for j in range(width):
+                    mg = T(1.0) - yr[j] * ar[j]
+                    mp = max(mg, T(0.0))
+                    acc += mp * mp if sq else mp
+                    g = T(-2.0) * yr[j] * mg if sq else -yr[j]
+                    sr[j] = g if mg > T(0.0) else T(0.0)
+            elif loss == MAPE:
+                c = T(-100.0 * inv_w)
+                for j in range(width):
+                    acc += w[j] * abs((yr[j] - ar[j]) / yr[j])
+                    sr[j] = c * w[j] * _sign(yr[j] - ar[j]) / abs(yr[j])
+                row_scale, total_scale = 100.0 * inv_w, 100.0 * inv_w
+            elif loss == MSLE:
+                g = T(2.0 * inv_w)
+                for j in range(width):
+                    lr = _log((ar[j] + T(1.0)) / (yr[j] + T(1.0)))
+                    acc += w[j] * lr * lr
+                    sr[j] = g * w[j] * lr / (ar[j] + T(1.0))
+                row_scale, total_scale = inv_w, inv_w
+            elif loss == POISSON:
+                for j in range(width):
+                    acc += ar[j] - yr[j] * _log(ar[j])
+                    sr[j] = T(1.0) - yr[j] / ar[j]
+            elif loss == WASSERSTEIN:
+                g = T(inv_w)
+                for j in range(width):
+                    acc += yr[j] * ar[j]
+                    sr[j] = yr[j] * g
+                row_scale, total_scale = inv_w, inv_w
             else:
-                for j in range(width):
-                    acc += w[j] * yr[j] * _log(ar[j])
-                    sr[j] = -w[j] * yr[j] / ar[j]
-            row_scale, total_scale = -1.0, -1.0
-        elif loss == KLD:
-            klo, one = T(_EPS_THRESHOLD), T(1.0)
-            for j in range(width):
-                yc = min(max(yr[j], klo), one)
-                acc += yc * _log(yc / min(max(ar[j], klo), one))
-                sr[j] = -yr[j] / ar[j]
-        elif loss == COSINE_PROXIMITY:
-            ya, yy, aa = 0.0, 0.0, 0.0
-            for j in range(width):
-                ya += yr[j] * ar[j]
-                yy += yr[j] * yr[j]
-                aa += ar[j] * ar[j]
-            ny, na = max(np.sqrt(yy), _EPS_THRESHOLD), max(np.sqrt(aa), _EPS_THRESHOLD)
-            den = ny * na * max(aa, _EPS_THRESHOLD)
-            cy, ca = T(-aa / den), T(ya / den)
-            for j in range(width):
-                sr[j] = cy * yr[j] + ca * ar[j]
-            acc = T(-ya / (ny * na))
-        elif loss == HINGE or loss == SQUARED_HINGE:
-            sq = loss == SQUARED_HINGE
-            for j in range(width):
-                mg = T(1.0) - yr[j] * ar[j]
-                mp = max(mg, T(0.0))
-                acc += mp * mp if sq else mp
-                g = T(-2.0) * yr[j] * mg if sq else -yr[j]
-                sr[j] = g if mg > T(0.0) else T(0.0)
-        elif loss == MAPE:
-            c = T(-100.0 * inv_w)
-            for j in range(width):
-                acc += w[j] * abs((yr[j] - ar[j]) / yr[j])
-                sr[j] = c * w[j] * _sign(yr[j] - ar[j]) / abs(yr[j])
-            row_scale, total_scale = 100.0 * inv_w, 100.0 * inv_w
-        elif loss == MSLE:
-            g = T(2.0 * inv_w)
-            for j in range(width):
-                lr = _log((ar[j] + T(1.0)) / (yr[j] + T(1.0)))
-                acc += w[j] * lr * lr
-                sr[j] = g * w[j] * lr / (ar[j] + T(1.0))
-            row_scale, total_scale = inv_w, inv_w
-        elif loss == POISSON:
-            for j in range(width):
-                acc += ar[j] - yr[j] * _log(ar[j])
-                sr[j] = T(1.0) - yr[j] / ar[j]
-        elif loss == WASSERSTEIN:
-            g = T(inv_w)
-            for j in range(width):
-                acc += yr[j] * ar[j]
-                sr[j] = yr[j] * g
-            row_scale, total_scale = inv_w, inv_w
-        else:
-            raise ValueError("unknown loss code")
-        rows[r] = acc * row_scale
-        total += np.float64(acc) * total_scale  # rows in z's dtype, the total in float64
-    return total
+                raise ValueError("unknown loss code")
+            rows[r] = acc * row_scale
+            total += np.float64(acc) * total_scale  # rows in z's dtype, the total in float64
+        return total
+
+    return _jit(_loss_rows)
 
 
 def _depend_on(path: str, *dispatchers) -> None:
@@ -276,7 +283,30 @@ def _depend_on(path: str, *dispatchers) -> None:
             pass
 
 
-_depend_on(_activations.__file__, _loss_rows)
+_LOSS_ROWS: dict[int, object] = {}  # 2·loss + softmax -> compiled loss pass, created on first use
+_SOFTMAX_SPECIFIC = frozenset({XENT, MCXENT})  # the losses whose pass differs after a softmax
+
+
+def loss_rows_kernel(loss_code: int, act_code: int):
+    """The compiled loss pass for ``loss_code`` after activation ``act_code``:
+    ``kernel(lp, labels, z, weights, a, s, rows, ones) -> total`` (see ``_make_loss_rows``). Created on first use;
+    its machine code compiles per dtype or loads from numba's cache. Only XENT and MCXENT have a separate softmax
+    variant; every other loss has one kernel whatever the activation."""
+    key = 2 * loss_code + (act_code == SOFTMAX)
+    k = _LOSS_ROWS.get(key)
+    if k is None:
+        if loss_code not in DEFAULT_PARAMS:
+            raise ValueError(f"unknown loss code {loss_code!r}")
+        if act_code not in NAME_BY_CODE:
+            raise ValueError(f"unknown activation code {act_code!r}")
+        softmax = int(act_code == SOFTMAX and loss_code in _SOFTMAX_SPECIFIC)
+        k = _LOSS_ROWS.get(2 * loss_code + softmax)
+        if k is None:
+            k = _make_loss_rows(int(loss_code), softmax)
+            _depend_on(_activations.__file__, k)
+            k = _LOSS_ROWS.setdefault(2 * loss_code + softmax, k)
+        _LOSS_ROWS[key] = k
+    return k
 
 
 def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
@@ -297,10 +327,10 @@ def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
         np.copyto(y, labels)
         labels = y
     rows = row_scores if row_scores.dtype == z.dtype else scratch(z.dtype, n, 5)[:n]
-    _forward(act_code, ap, z, e, a_buf, e)
+    kernel = loss_rows_kernel(loss_code, act_code)
+    forward_kernel(act_code)(ap, z, e, a_buf, e)
     s = scratch(z.dtype, n * width, 2)[: n * width].reshape(n, width)
-    total = _loss_rows(loss_code, lp, act_code == SOFTMAX, labels, z, weights, a_buf, s, rows,
-                       scratch(z.dtype, width, 3))
+    total = kernel(lp, labels, z, weights, a_buf, s, rows, scratch(z.dtype, width, 3))
     if rows is not row_scores:
         np.copyto(row_scores, rows)
     return total, s
@@ -327,10 +357,10 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
         e = _empty(z)
         tmp, acc = scratch(z.dtype, block_elements(z.shape[1])), _activations._EMPTY[np.dtype(np.float64)]
         if np.may_share_memory(grad_out, a_buf):
-            _backward(act_code, ap, z, a_buf, s, s, e, tmp, acc)  # in place on the scratch, a_buf still read
+            backward_kernel(act_code)(ap, z, a_buf, s, s, e, tmp, acc)  # in place on the scratch, a_buf still read
             np.copyto(grad_out, s)
         else:
-            _backward(act_code, ap, z, a_buf, s, grad_out, e, tmp, acc)
+            backward_kernel(act_code)(ap, z, a_buf, s, grad_out, e, tmp, acc)
         if softmax and loss_code == XENT and weights.shape[0]:  # DL4J weighs XENT after the activation's backprop
             np.multiply(grad_out, weights, out=grad_out)
     return total
@@ -342,12 +372,15 @@ def loss_score(loss_code: int, lp: np.ndarray, act_code: int, ap: np.ndarray, la
     return _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores)[0]
 
 
-def warmup(dtypes=(np.float32, np.float64)) -> None:
-    """Compile (or load from the on-disk cache) both loss kernels for the given dtypes."""
-    from dl4py.kernels.activations import params
+def warmup(dtypes=(np.float32, np.float64), losses=None) -> None:
+    """Compile (or load from the on-disk cache) the loss passes for the given dtypes: every loss (or those in
+    ``losses``), XENT and MCXENT also in their softmax variant (which compiles the SOFTMAX and IDENTITY activation
+    kernels too)."""
+    from dl4py.kernels.activations import IDENTITY, params
 
     for dt in dtypes:
         z = np.zeros((2, 3), dt)
         y, a, g, r = np.zeros_like(z), np.zeros_like(z), np.zeros_like(z), np.zeros(2, dt)
-        loss_score_and_gradient(MSE, loss_params(MSE), 0, params(0), y, z, np.empty(0, dt), a, g, r)
-        loss_score(MSE, loss_params(MSE), 0, params(0), y, z, np.empty(0, dt), a, r)
+        for loss in sorted(DEFAULT_PARAMS) if losses is None else losses:
+            for act in (IDENTITY, SOFTMAX) if loss in _SOFTMAX_SPECIFIC else (IDENTITY,):
+                loss_score_and_gradient(loss, loss_params(loss), act, params(act), y, z, np.empty(0, dt), a, g, r)

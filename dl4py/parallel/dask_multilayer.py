@@ -434,7 +434,10 @@ class DaskDl4jMultiLayer:
                     self._require_workers(wait=tm.workerTimeout)
                     shards.refresh()
                 t0 = time.perf_counter()
-                payload_f = self.client.scatter([payload], broadcast=True, hash=False, direct=True)[0]
+                # through the scheduler, which knows which workers are alive (a direct scatter to a worker that
+                # just died waits for connection time-outs); bounded all the same
+                payload_f = self.client.scatter([payload], broadcast=True, hash=False, direct=False,
+                                                timeout=max(30.0, tm.workerTimeout))[0]
                 t1 = time.perf_counter()
                 tag = uuid.uuid4().hex[:12]
                 futures = [

@@ -148,6 +148,10 @@ def parse_yaml_text(text: str, what: str = "document") -> Any:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidJsonException(f"{what}: malformed YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
+        # PyYAML's constructors fail this way on tagged scalars they cannot build (!!float abc, !!bool maybe,
+        # !!int "", !!timestamp maybe)
+        raise InvalidJsonException(f"{what}: malformed YAML: {type(exc).__name__}: {exc}") from None
     except RecursionError:
         raise InvalidJsonException(f"{what}: nested too deeply") from None
     _check_depth(data, what)

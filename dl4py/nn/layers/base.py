@@ -148,12 +148,17 @@ class EngineLayer:
         self._tls = threading.local()
 
     def ws(self, n: int) -> Workspace:
-        w = self._workspaces.get(n)
+        """This thread's workspace for minibatch size ``n``."""
+        try:
+            spaces = self._tls.workspaces
+        except AttributeError:
+            spaces = self._workspaces
+        w = spaces.get(n)
         if w is None:
-            if len(self._workspaces) >= 4:  # keep a few batch sizes (typical: full batches + the last one)
-                self._workspaces.pop(next(iter(self._workspaces)))
+            if len(spaces) >= 4:  # keep a few batch sizes (typical: full batches + the last one)
+                spaces.pop(next(iter(spaces)))
             w = Workspace(self.dtype)
-            self._workspaces[n] = w
+            spaces[n] = w
         return w
 
     @property
