@@ -55,6 +55,7 @@ def _machine() -> dict:
 
     info["dask"] = dask.__version__
     info["distributed"] = distributed.__version__
+    info["loadavg_at_start"] = os.getloadavg()
     info["env"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     return info
 
@@ -175,6 +176,9 @@ def main(argv=None) -> int:
         c2.close()
         cluster1.close()
         cluster2.close()
+    results["loadavg_at_end"] = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min): at start {machine['loadavg_at_start']}, at end {results['loadavg_at_end']} "
+          f"(other processes on this {machine['cpus']}-CPU machine skew every figure)")
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2, default=float))
     return 0

@@ -76,7 +76,8 @@ def instrument(net, prof: Profiler) -> None:
     from dl4py.nn.layers import activation_spec as AS
 
     np.matmul = prof.wrap(_gemm_label, np.matmul)
-    np.copyto = prof.wrap("np.copyto (parameter backup for rollback)", np.copyto)
+    np.copyto = prof.wrap(lambda dst, src, *a, **k: f"np.copyto of {np.size(src):,} values (non-finite rollback backups)",
+                          np.copyto)
     spec = AS.ActivationSpec
     spec.forward_bias = prof.wrap(lambda self, z, *a, **k: f"act fwd: +bias, {self.name} [{z.shape[0]}×{z.shape[1]}]",
                                   spec.forward_bias)
@@ -96,7 +97,7 @@ def instrument(net, prof: Profiler) -> None:
     KD.reparam_backward = prof.wrap("latent: reparam backward + KL grad", KD.reparam_backward)
     KD.nll_and_gradient = prof.wrap("output: bias + sigmoid + Bernoulli NLL + grad + bias grad",
                                     KD.nll_and_gradient)
-    KR.all_finite = prof.wrap(lambda a: f"all_finite over {a.shape[0]:,} values (grads, then params)",
+    KR.all_finite = prof.wrap(lambda a: f"all_finite over {a.shape[0]:,} values (non-finite guards)",
                               KR.all_finite)
     KR.sum_squares = prof.wrap("L2 score: sum_squares per weight", KR.sum_squares)
     net.rng = _RngProxy(net.rng, prof)

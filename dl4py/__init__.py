@@ -8,9 +8,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0.dev0"
 
-from .nn.conf.enums import DataType  # noqa: E402
-
 __all__ = ["DataType", "__version__", "warmup"]
+
+
+def __getattr__(name: str):
+    """``dl4py.DataType`` on first use: importing it eagerly pulls in the whole configuration framework (pydantic
+    and every config class), which would make ``import dl4py`` cost half a second (PEP 562)."""
+    if name == "DataType":
+        from .nn.conf.enums import DataType
+
+        return DataType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = False) -> dict[str, float]:

@@ -102,6 +102,7 @@ def no_imports_or_calls() -> Iterator[list[str]]:
         importlib.import_module = real_import_module
         os.system, subprocess.Popen = saved["system"], saved["popen"]
         builtins.eval, builtins.exec = saved["eval"], saved["exec"]
+    assert calls, "the import hook saw no import at all: the check would prove nothing"
     assert set(sys.modules) == before, f"modules imported while parsing: {set(sys.modules) - before}"
     assert not [c for c in calls if c.startswith("import_module:")], calls
 
@@ -357,39 +358,34 @@ def test_declared_huge_size_refused_before_decompression(tmp_path, entry):
 
 
 def test_zip64_declared_2_pow_40_refused_before_decompression(tmp_path):
-    """A zip64 entry declaring 1 TiB uncompressed (the size lives in the zip64 extra field)."""
-    entries = _moon_entries()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            if name == "coefficients.bin":
-                with zf.open(name, "w", force_zip64=True) as stream:
-                    stream.write(data)
-            else:
-                zf.writestr(name, data)
-    raw = bytearray(buf.getvalue())
-    # the zip64 extra field (id 0x0001) of the central record holds [uncompressed, compressed] sizes
-    patched = False
-    i = raw.find(b"PK\x01\x02")
-    while i >= 0:
-        n, m = struct.unpack("<HH", raw[i + 28:i + 32])
-        if raw[i + 46:i + 46 + n] == b"coefficients.bin":
-            extra = i + 46 + n
-            end = extra + m
-            while extra < end:
-                tag, size = struct.unpack("<HH", raw[extra:extra + 4])
-                if tag == 1:
-                    raw[extra + 4:extra + 12] = struct.pack("<Q", 2**40)
-                    patched = True
-                extra += 4 + size
-        i = raw.find(b"PK\x01\x02", i + 4)
-    assert patched
+    """An entry declaring 1 TiB uncompressed through a zip64 extra field in its central-directory record."""
     path = tmp_path / "m.zip"
+    _write_zip(path, _moon_entries())
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"PK\x01\x02")
+    while raw[i + 46:i + 46 + struct.unpack("<H", raw[i + 28:i + 30])[0]] != b"coefficients.bin":
+        i = raw.find(b"PK\x01\x02", i + 4)
+    n, m = struct.unpack("<HH", raw[i + 28:i + 32])
+    raw[i + 24:i + 28] = struct.pack("<I", 0xFFFFFFFF)      # uncompressed size: see the zip64 field
+    raw[i + 30:i + 32] = struct.pack("<H", m + 12)
+    raw[i + 46 + n:i + 46 + n] = struct.pack("<HHQ", 0x0001, 8, 2**40)
+    end = raw.find(b"PK\x05\x06")
+    size = struct.unpack("<I", raw[end + 12:end + 16])[0]
+    raw[end + 12:end + 16] = struct.pack("<I", size + 12)  # the central directory grew by 12 bytes
     path.write_bytes(bytes(raw))
-    with opened_entries() as opened:
-        with pytest.raises(ModelSerializerException, match="coefficients.bin: declared uncompressed size 1099511627776"):
-            MultiLayerNetwork.load(path)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("coefficients.bin").file_size == 2**40
+    tracemalloc.start()
+    try:
+        with opened_entries() as opened:
+            with pytest.raises(ModelSerializerException,
+                               match="coefficients.bin: declared uncompressed size 1099511627776"):
+                MultiLayerNetwork.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert "coefficients.bin" not in opened
+    assert peak < 8 << 20
 
 
 def test_real_deflate_bomb_refused_before_decompression(tmp_path):

@@ -21,7 +21,6 @@ from .._naming import snake_aliases
 from ..exceptions import (
     DL4JException,
     DL4JInvalidConfigException,
-    DL4JInvalidInputException,
     MissingDependencyException,
     NonFiniteException,
 )
@@ -55,6 +54,10 @@ def local_cluster(n_workers: int = 2, **kwargs: Any):
     kwargs.setdefault("threads_per_worker", 1)
     kwargs.setdefault("processes", True)
     return distributed.LocalCluster(n_workers=n_workers, env=env, **kwargs)
+
+
+class _RoundInputLost(ConnectionError):
+    """A round's shard or parameter vector was lost with a worker while its tasks waited (the round is re-run)."""
 
 
 def _task_error(e: BaseException, futures: list) -> bool:
@@ -386,8 +389,9 @@ class DaskDl4jMultiLayer:
         s = self.trainingMaster.rngSeed
         return int(self.network.conf.confs[0].seed if s is None else s)
 
-    def _gather(self, futures: list) -> list:
-        """Wait for all futures (never a partial result); give up when the cluster stays without workers."""
+    def _gather(self, futures: list, inputs: tuple = ()) -> list:
+        """Wait for all futures (never a partial result); give up when the cluster stays without workers, and
+        start the round again when one of its inputs was lost meanwhile."""
         from distributed import wait
 
         timeout = self.trainingMaster.workerTimeout
@@ -397,6 +401,9 @@ class DaskDl4jMultiLayer:
                 wait(futures, timeout=1.0)
                 break
             except TimeoutError:
+                lost = [f for f in inputs if getattr(f, "status", "finished") in ("lost", "cancelled", "error")]
+                if lost:
+                    raise _RoundInputLost(f"{len(lost)} input(s) of the round were lost with a worker") from None
                 if self._workers():
                     empty_since = None
                 elif empty_since is None:
@@ -407,7 +414,7 @@ class DaskDl4jMultiLayer:
                     ) from None
         return self.client.gather(futures, direct=True)
 
-    def _aggregate(self, futures: list) -> dict:
+    def _aggregate(self, futures: list, inputs: tuple = ()) -> dict:
         """Tree aggregation (DL4J's aggregationDepth): partial sums on the workers while there are more results
         than the fan-in ⌈N^(1/depth)⌉, the rest summed on the driver."""
         depth = self.trainingMaster.aggregationDepth
@@ -420,7 +427,7 @@ class DaskDl4jMultiLayer:
                                        retries=self.trainingMaster.taskRetries)
                     for i in range(0, len(level), fan)
                 ]
-        return W.combine_results(*self._gather(level))
+        return W.combine_results(*self._gather(level, inputs))
 
     def _run(self, shards: ShardSet, fn: Any, payload: np.ndarray, specs: list[dict], what: str) -> list:
         """Submit ``fn(shard_k, payload, spec_k)`` for every spec and gather all results, re-running the whole
@@ -445,10 +452,11 @@ class DaskDl4jMultiLayer:
                                        key=f"dl4py-{what}-{tag}-{s['slot']}")
                     for s in specs
                 ]
+                inputs = (payload_f, *[shards.future(s["slot"]) for s in specs])
                 if fn is W.train_round:
-                    out = self._aggregate(futures)
+                    out = self._aggregate(futures, inputs)
                 else:
-                    out = self._gather(futures)
+                    out = self._gather(futures, inputs)
                 self._last_timing = (t1 - t0, time.perf_counter() - t1, attempt + 1)
                 return out
             except Exception as e:  # noqa: BLE001 - sorted by _task_error

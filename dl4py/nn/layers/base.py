@@ -244,8 +244,11 @@ def check_finite_values(arr: np.ndarray, what: str) -> None:
 
     if arr.dtype.kind != "f" or arr.size == 0:
         return
-    flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ascontiguousarray(arr).reshape(-1)
-    if not all_finite(flat):
+    if arr.dtype in (np.float32, np.float64):  # the kernel: one pass, no temporary
+        finite = all_finite(arr.reshape(-1) if arr.flags.c_contiguous else np.ascontiguousarray(arr).reshape(-1))
+    else:  # float16, longdouble: no numba kernel
+        finite = bool(np.isfinite(arr).all())
+    if not finite:
         at = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise DL4JInvalidInputException(f"{what}: non-finite value {arr[at]} at {position(at)}")
 

@@ -482,7 +482,7 @@ class MultiLayerNetwork:
 
         params = self._params[lo:hi]
         p_backup = self._backup_copy("params", params)
-        s_backup = self._backup_copy(f"state{id(updater)}", updater.state)
+        s_backup = self._backup_copy("state" if layer is None else f"state{layer}", updater.state)
         run()
         if all_finite(params) and all_finite(updater.state):
             return None
@@ -569,7 +569,8 @@ class MultiLayerNetwork:
         layer = self.layers[layerIdx]
         if not layer.isPretrainLayer():
             return self
-        if isinstance(data, np.ndarray) or (not _is_dataset(data) and hasattr(data, "__array__")):
+        if isinstance(data, np.ndarray) or (not _is_dataset(data) and hasattr(data, "__array__")) or (
+                isinstance(data, list) and not _is_dataset_iterable(data)):  # a nested list is one minibatch
             self._pretrain_step(layerIdx, data)
             return self
         if _is_dataset(data):
@@ -617,7 +618,9 @@ class MultiLayerNetwork:
         conf = self.conf.confs[layerIdx]
         it, ep = conf.iteration_count, conf.epoch_count
         raw = self._as_input(features, f"features (layer {layerIdx}, epoch {ep}, iteration {it})", check_finite=True)
-        x = self._pretrain_input(layerIdx, raw)
+        x = raw
+        for below in self.layers[:layerIdx]:
+            x = below.forward(x, False)
         layer.grad_flat.fill(0.0)
         score = layer.pretrain_gradient_and_score(x)
         score += layer.regularization_score(False, it, ep)
