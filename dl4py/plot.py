@@ -178,14 +178,14 @@ def _mosaic(images: np.ndarray, h: int, w: int, ncols: int, gap_x: int, gap_y: i
 
 
 def _show_mosaic(fig: Any, images: np.ndarray, h: int, w: int, ncols: int, titles: Sequence[str] | None, cmap: str,
-                 vmin: float | None = None, vmax: float | None = None) -> Any:
+                 vmin: float | None = None, vmax: float | None = None, top: float = 1.0) -> Any:
     from matplotlib import colormaps
 
     gap_x = max(1, w // 8)
     gap_y = max(1, (h * 3) // 10) if titles is not None else gap_x
     canvas = _mosaic(images, h, w, ncols, gap_x, gap_y)
     colours = colormaps[cmap].with_extremes(bad="white")
-    ax = fig.add_axes((0.0, 0.0, 1.0, 0.92 if fig._suptitle is not None else 1.0))
+    ax = fig.add_axes((0.0, 0.0, 1.0, top))
     ax.imshow(canvas, cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="equal")
     ax.axis("off")
     if titles is not None:
@@ -209,7 +209,7 @@ def image_grid(images: Any, path: str | os.PathLike | None = None, *, image_shap
     fig = _figure((max(2.0, 1.0 * ncols * w / max(h, w)), 1.15 * nrows + (0.4 if suptitle else 0.0)))
     if suptitle:
         fig.suptitle(suptitle)
-    _show_mosaic(fig, arr, h, w, ncols, titles, cmap)
+    _show_mosaic(fig, arr, h, w, ncols, titles, cmap, top=0.92 if suptitle else 1.0)
     return _finish(fig, path, dpi)
 
 
@@ -227,7 +227,8 @@ def reconstructions(inputs: Any, reconstructed: Any, path: str | os.PathLike | N
     lo, hi = float(min(x[:n].min(), r[:n].min())), float(max(x[:n].max(), r[:n].max()))
     fig = _figure((max(2.0, 1.0 * n * w / max(h, w)), 2.6))
     fig.suptitle(title)
-    _show_mosaic(fig, np.concatenate([x[:n], r[:n]]), h, w, n, ["input"] * n + ["reconstruction"] * n, "gray", lo, hi)
+    _show_mosaic(fig, np.concatenate([x[:n], r[:n]]), h, w, n, ["input"] * n + ["reconstruction"] * n, "gray", lo, hi,
+                 top=0.92)
     return _finish(fig, path, dpi)
 
 

@@ -63,7 +63,23 @@ def configure_threads(n: int = 1) -> dict[str, Any]:
     return info
 
 
+def _in_dask_worker() -> bool:
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
 def _configure_once() -> None:
+    """Limit threads once per process — only inside a Dask worker: called in-process (tests, a driver replaying a
+    round) the round functions leave the caller's thread settings alone."""
+    if not _in_dask_worker():
+        return
     key = "engine" if "dl4py.nn.multilayer" in sys.modules else "base"
     if key not in _THREADS_DONE:
         configure_threads(1)

@@ -144,8 +144,11 @@ def parse_json_text(text: str | bytes, what: str = "document") -> Any:
 def parse_yaml_text(text: str, what: str = "document") -> Any:
     yaml = _import_yaml()
     try:
-        # the pure-Python loader on purpose: libyaml's CSafeLoader crashes the interpreter on deeply nested input
-        data = yaml.safe_load(text)
+        # the pure-Python safe loader on purpose: libyaml's CSafeLoader crashes the interpreter on deeply nested
+        # input; the depth limit stops it early, as PyYAML's scanner is quadratic in the nesting of [ and {
+        data = yaml.load(text, Loader=_depth_limited_loader(yaml))
+    except InvalidJsonException as exc:
+        raise InvalidJsonException(f"{what}: {exc}") from None
     except yaml.YAMLError as exc:
         raise InvalidJsonException(f"{what}: malformed YAML: {exc}") from None
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
@@ -156,6 +159,30 @@ def parse_yaml_text(text: str, what: str = "document") -> Any:
         raise InvalidJsonException(f"{what}: nested too deeply") from None
     _check_depth(data, what)
     return data
+
+
+_YAML_LOADER: Any = None
+
+
+def _depth_limited_loader(yaml: Any) -> Any:
+    """PyYAML's SafeLoader, refusing nodes nested deeper than MAX_DOCUMENT_DEPTH while it composes them (before
+    the rest of the text is scanned)."""
+    global _YAML_LOADER
+    if _YAML_LOADER is None:
+
+        class DepthLimitedSafeLoader(yaml.SafeLoader):
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                depth = getattr(self, "_dl4py_depth", 0) + 1
+                if depth > MAX_DOCUMENT_DEPTH:
+                    raise InvalidJsonException(f"nested deeper than {MAX_DOCUMENT_DEPTH} levels")
+                self._dl4py_depth = depth
+                try:
+                    return super().compose_node(parent, index)
+                finally:
+                    self._dl4py_depth = depth - 1
+
+        _YAML_LOADER = DepthLimitedSafeLoader
+    return _YAML_LOADER
 
 
 def _check_depth(data: Any, what: str) -> None:
