@@ -93,22 +93,7 @@ class AutoEncoderEngine(DenseCore):
             return float(self.conf.visible_bias_init)
         return super().bias_init_value(key)
 
-    def _counts(self) -> tuple[int, int]:
-        net = self.network
-        if net is None:
-            return 0, 0
-        c = net.conf.confs[self.index]
-        return c.iteration_count, c.epoch_count
-
     # -- inputs --------------------------------------------------------------------------------------------------
-    def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
-        arr = to_numeric_array(x, f"{self.describe()}: {what}")
-        if arr.dtype.kind not in "fiub":
-            raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")
-        self.check_input(arr, cols)
-        arr = to_engine_array(arr, self.dtype, f"{self.describe()}: {what}")  # C order, writeable (numba)
-        return arr
-
     def _mask(self, mask: Any, n: int) -> np.ndarray:
         m = np.asarray(mask)
         if m.shape != (n, self.n_in):

@@ -185,6 +185,28 @@ class EngineLayer:
         """Given ∂L/∂output (summed over the batch), write ∂L/∂params into ``grads`` and return ∂L/∂input."""
         raise NotImplementedError
 
+    def _counts(self) -> tuple[int, int]:
+        """This layer's own (pretraining) iteration and epoch counters, which drive its schedules."""
+        net = self.network
+        if net is None:
+            return 0, 0
+        c = net.conf.confs[self.index]
+        return c.iteration_count, c.epoch_count
+
+    def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
+        """A 2-D, non-empty, C-ordered, writeable array of the layer dtype with ``cols`` columns, or a clear error."""
+        arr = to_numeric_array(x, f"{self.describe()}: {what}")
+        if arr.dtype.kind not in "fiub":
+            raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")
+        if arr.ndim != 2 or arr.shape[1] != cols:
+            raise DL4JInvalidInputException(
+                f"{self.describe()}: {what} has shape {tuple(arr.shape)}, expected [N, {cols}]"
+            )
+        if arr.shape[0] == 0:
+            raise DL4JInvalidInputException(f"{self.describe()}: {what} is empty (0 rows)")
+        arr = to_engine_array(arr, self.dtype, f"{self.describe()}: {what}")  # C order, writeable (numba)
+        return arr
+
     def check_input(self, x: np.ndarray, expected_cols: int) -> None:
         if x.ndim != 2 or x.shape[1] != expected_cols:
             raise DL4JInvalidInputException(

@@ -260,29 +260,9 @@ class VariationalAutoencoderEngine(EngineLayer):
         """True if the reconstruction distribution is a LossFunctionWrapper (composite: all parts are)."""
         return bool(self.dist.hasLossFunction())
 
-    def _counts(self) -> tuple[int, int]:
-        net = self.network
-        if net is None:
-            return 0, 0
-        c = net.conf.confs[self.index]
-        return c.iteration_count, c.epoch_count
-
     # ------------------------------------------------------------------------------------------------------------
     # inputs
     # ------------------------------------------------------------------------------------------------------------
-    def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
-        arr = to_numeric_array(x, f"{self.describe()}: {what}")
-        if arr.dtype.kind not in "fiub":
-            raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")
-        if arr.ndim != 2 or arr.shape[1] != cols:
-            raise DL4JInvalidInputException(
-                f"{self.describe()}: {what} has shape {tuple(arr.shape)}, expected [N, {cols}]"
-            )
-        if arr.shape[0] == 0:
-            raise DL4JInvalidInputException(f"{self.describe()}: {what} is empty (0 rows)")
-        arr = to_engine_array(arr, self.dtype, f"{self.describe()}: {what}")  # C order, writeable (numba)
-        return arr
-
     def _latent_input(self, z: Any) -> np.ndarray:
         arr = np.asarray(z)
         if arr.ndim != 2 or arr.shape[1] != self.n_out:
