@@ -4,7 +4,7 @@
 
 Wraps the leaf operations of a step — every ``np.matmul`` (GEMM), the activation kernels (bias + activation
 forward, derivative + bias gradient backward), the reparameterisation/KL and Bernoulli NLL kernels, the noise
-draw, the Adam kernels, the finiteness checks, the regularisation-score reductions, the parameter backup copy —
+draw, the Adam kernels (dry run and writing run), the finiteness checks, the regularisation-score reductions —
 and records each one's *exclusive* wall and thread-CPU time. What is left of the step is Python overhead (and the
 untimed ``grad_flat.fill(0)``, measured separately). Thread-CPU time is what the table reports: it does not count
 time the process spent waiting for a CPU, so it stays meaningful on a loaded machine (with 1 BLAS thread the GEMMs
@@ -76,8 +76,7 @@ def instrument(net, prof: Profiler) -> None:
     from dl4py.nn.layers import activation_spec as AS
 
     np.matmul = prof.wrap(_gemm_label, np.matmul)
-    np.copyto = prof.wrap(lambda dst, src, *a, **k: f"np.copyto of {np.size(src):,} values (non-finite rollback backups)",
-                          np.copyto)
+    np.copyto = prof.wrap(lambda dst, src, *a, **k: f"np.copyto of {np.size(src):,} values", np.copyto)
     spec = AS.ActivationSpec
     spec.forward_bias = prof.wrap(lambda self, z, *a, **k: f"act fwd: +bias, {self.name} [{z.shape[0]}×{z.shape[1]}]",
                                   spec.forward_bias)
@@ -103,7 +102,9 @@ def instrument(net, prof: Profiler) -> None:
     net.rng = _RngProxy(net.rng, prof)
     up = net.pretrain_updater(0)
     for b in up.blocks:
-        b.kernel = prof.wrap(f"Adam kernel ({len(b.entries)} calls/step, one per parameter)", b.kernel)
+        b.kernel = prof.wrap(
+            lambda *a, _n=len(b.entries): f"Adam kernel, {'writing' if a[-1] else 'dry run (non-finite check)'} "
+                                          f"({_n} parameters, one call each)", b.kernel)
     type(up).update = prof.wrap("updater Python (hyper-parameters, views, loop)", type(up).update)
 
 

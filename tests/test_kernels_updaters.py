@@ -149,7 +149,7 @@ def call_kernel(name, w, g, states, scale, l1, l2, wd, hp, t):
     args = [w, g, *states, scale, l1, l2, wd, *hp.values()]
     if name in HAS_T:
         args.append(t)
-    U.STEP_KERNEL_BY_NAME[name](*args)
+    assert U.STEP_KERNEL_BY_NAME[name](*args, True) is False  # commit: writes, never objects
 
 
 def make_problem(name, n, seed, zeros_in_w=True):
@@ -287,7 +287,7 @@ def test_sign_of_zero_weight_is_zero():
     # w == 0 exactly: the L1 term vanishes (sign(0) = 0), so Sgd moves it by lr·g·scale only
     w = np.array([0.0, 2.0, -2.0])
     g = np.array([1.0, 1.0, 1.0])
-    U.sgd_step(w, g, 0.5, 0.1, 0.0, 0.0, 1.0)
+    U.sgd_step(w, g, 0.5, 0.1, 0.0, 0.0, 1.0, True)
     np.testing.assert_array_equal(w, [0.0 - 0.5, 2.0 - 0.6, -2.0 - 0.4])
 
 
@@ -306,9 +306,9 @@ def test_alpha_replaced_by_epsilon_when_zero():
 def test_length_mismatch_raises():
     w = np.zeros(5)
     with pytest.raises(ValueError):
-        U.adam_step(w, np.zeros(5), np.zeros(4), np.zeros(5), 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
+        U.adam_step(w, np.zeros(5), np.zeros(4), np.zeros(5), 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
     with pytest.raises(ValueError):
-        U.sgd_step(w, np.zeros(6), 1.0, 0.0, 0.0, 0.0, 1e-3)
+        U.sgd_step(w, np.zeros(6), 1.0, 0.0, 0.0, 0.0, 1e-3, True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ def test_adam_mlpmnist_two_steps_by_hand():
         m, v = state[:3], state[3:]
         for t in range(2):
             g = np.array(g_sum[t], dtype)
-            U.adam_step(w, g, m, v, 1.0 / N, l1, l2, 0.0, lr, b1, b2, eps, t)
+            U.adam_step(w, g, m, v, 1.0 / N, l1, l2, 0.0, lr, b1, b2, eps, t, True)
             if t == 0:
                 np.testing.assert_allclose(w, w1, rtol=rtol)
                 np.testing.assert_allclose(m, m1, rtol=rtol)
@@ -392,7 +392,7 @@ def test_nesterovs_mlpmoon_formula():
         v_prev = v
         v = mu * v - lr * g
         w = w - (mu * v_prev - (1 + mu) * v)
-        U.nesterovs_step(wk, gsum, vk, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu)
+        U.nesterovs_step(wk, gsum, vk, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu, True)
     np.testing.assert_allclose(wk, w, rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(vk, v, rtol=1e-13, atol=1e-16)
 
@@ -407,7 +407,7 @@ def test_nesterovs_mlpmoon_formula():
         p = f(mu) * v32
         v32 = p - f(lr) * g
         w32 = w32 - (p + f(-mu - 1.0) * v32)
-        U.nesterovs_step(wk32, g32, vk32, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu)
+        U.nesterovs_step(wk32, g32, vk32, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu, True)
     np.testing.assert_array_equal(wk32, w32)
     np.testing.assert_array_equal(vk32, v32)
 
@@ -545,7 +545,7 @@ def test_adam_timing_vae_size(capsys):
     scale, l2, lr, b1, b2, eps = 1.0 / 128, 1e-4, 1e-3, 0.9, 0.999, 1e-8
 
     def fused(t):
-        U.adam_step(w, g, m, v, scale, 0.0, l2, 0.0, lr, b1, b2, eps, t)
+        U.adam_step(w, g, m, v, scale, 0.0, l2, 0.0, lr, b1, b2, eps, t, True)
 
     def numpy_expr(t):
         ge = g * f(scale) + f(l2) * w_np
@@ -571,3 +571,42 @@ def test_adam_timing_vae_size(capsys):
         print(f"\nAdam step, {n} float32 params: fused {t_fused * 1e3:.3f} ms, "
               f"NumPy expressions {t_numpy * 1e3:.3f} ms ({t_numpy / t_fused:.1f}x)")
     assert t_fused < t_numpy
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dry run (commit=False): reports an update that would overflow, writes nothing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("l1", [0.0, 0.01])
+def test_dry_run_writes_nothing_and_agrees_with_commit(name, dtype, l1):
+    w0, g, st0 = make_problem(name, 37, seed=5)
+    w0, g, st0 = w0.astype(dtype), g.astype(dtype), [s.astype(dtype) for s in st0]
+    hp = HP[name]
+    for bad_value in (None, np.nan, np.inf):
+        gb = g.copy()
+        if bad_value is not None:
+            gb[11] = bad_value
+        w, st = w0.copy(), [s.copy() for s in st0]
+        args = [w, gb, *st, 1.0 / 8, l1, 1e-3, 0.0, *hp.values()] + ([3] if name in HAS_T else [])
+        assert U.STEP_KERNEL_BY_NAME[name](*args, False) is (bad_value is not None)
+        np.testing.assert_array_equal(w, w0)
+        for a, b in zip(st, st0):
+            np.testing.assert_array_equal(a, b)
+        if bad_value is None:  # the committed values are finite, as the dry run said
+            U.STEP_KERNEL_BY_NAME[name](*args, True)
+            assert np.isfinite(w).all() and all(np.isfinite(s).all() for s in st)
+            assert not np.array_equal(w, w0)
+
+
+def test_dry_run_sees_overflow_of_finite_inputs():
+    # finite gradient whose square overflows float32: Adam's v would become +inf
+    w = np.ones(9, np.float32)
+    g = np.full(9, 1e30, np.float32)
+    m, v = np.zeros(9, np.float32), np.zeros(9, np.float32)
+    assert U.adam_step(w, g, m, v, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, False) is True
+    # Sgd with a huge learning rate: w - lr·g overflows
+    assert U.sgd_step(w, np.full(9, 1e30, np.float32), 1.0, 0.0, 0.0, 0.0, 1e10, False) is True
+    assert U.sgd_step(w, np.full(9, 1.0, np.float32), 1.0, 0.0, 0.0, 0.0, 1e-3, False) is False

@@ -26,11 +26,12 @@ def sum_squares(a):
     return s
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTS)
 def all_finite(a):
-    """True when every element of the 1-D array is finite (no fastmath: NaN must be seen)."""
+    """True when every element of the 1-D array is finite.  x − x is 0 for finite x and NaN for NaN/±∞; the sum
+    stays 0 or becomes NaN.  Only reassociation is allowed (no 'nnan'/'ninf'), so nothing folds x − x away and the
+    loop vectorises."""
+    s = a.dtype.type(0.0)
     for i in range(a.shape[0]):
-        x = a[i]
-        if not (x - x == 0.0):
-            return False
-    return True
+        s += a[i] - a[i]
+    return s == 0.0

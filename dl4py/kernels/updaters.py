@@ -12,6 +12,11 @@ Each kernel makes a single pass over the elements and does::
     u    += wd * w                                 # WeightDecay (§10); wd = coeff, times lr if applyLR (caller)
     w    -= u
 
+``commit`` (the last argument) says whether the new values are written.  With ``commit=False`` the kernel writes
+nothing and returns True when any new parameter or state value would be NaN or ±∞ (a dry run); with
+``commit=True`` it writes them and returns False.  The engine dry-runs every kernel of an update and commits only
+when none objects, so an update that would overflow leaves parameters and state untouched without a backup copy.
+
 ``sign(0) = 0``.  The gradient slice ``g`` is only read (DL4J overwrites its gradient view with the update; the
 engine has no need for that).  Per-element operation order follows libnd4j's updater helpers, so float64 results
 equal the spec formulas up to rounding.
@@ -21,14 +26,13 @@ Calling conventions (keep them, so that each kernel has only two compiled signat
 * ``w``, ``g`` and the state slices: 1-D C-contiguous arrays of ONE dtype, float32 or float64, equal lengths
   (checked; a mismatch raises ``ValueError``);
 * hyper-parameters and coefficients: Python floats (float64), ``t``: Python int, the iteration count *before*
-  this update (0 for the first update).  Scalars are combined in float64 (e.g. Adam's α, ``1 - beta1``) and then
+  this update (0 for the first update); ``commit``: a Python bool.  Scalars are combined in float64 (e.g. Adam's α, ``1 - beta1``) and then
   rounded once to the array dtype; the element loop then runs entirely in the array dtype.
 
 Kernels are ``cache=True``, ``error_model='numpy'`` (no zero-division branches), not fastmath (exact IEEE
 arithmetic; ``sqrt`` is the correctly rounded instruction), branch-free inner loops that vectorise, and they
-allocate nothing.  Each kernel holds two versions of its loop, chosen once per call: with the L1 term and, when
-``l1 == 0``, without it (the sign computation is the costliest part of the prologue); both give the same
-numbers.  :func:`warmup` compiles (or loads from the cache) every kernel for the given dtypes.
+allocate nothing.  The L1 term (the sign computation is the costliest part of the prologue) is skipped when
+``l1 == 0``; both versions give the same numbers.  :func:`warmup` compiles (or loads from the cache) every kernel for the given dtypes.
 
 Gradient normalisation (§12) helpers: :func:`scale_inplace` (minibatch division before normalisation) and
 :func:`normalize_gradients` (per layer, on the list of that layer's gradient slices).
@@ -163,7 +167,9 @@ _ZERO_NORM_REPLACEMENT = 1e-5
 # Kernels
 # ---------------------------------------------------------------------------------------------------------------
 # Every kernel: float64 scalars are rounded once to the array dtype T (T(x)); the loop runs in T only.  The sign
-# of w is arithmetic on the comparisons (no branch).  No kernel uses fastmath.
+# of w is arithmetic on the comparisons (no branch).  No kernel uses fastmath.  The loop-invariant tests in the
+# loop (``has_l1``, ``commit``) are unswitched by LLVM: each kernel compiles to four branch-free loops that
+# vectorise.  The updater rules are small functions shared by both passes, so both compute the same values.
 
 _KERNEL_OPTIONS = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -175,55 +181,71 @@ def _check_len(n, a):
 
 
 @njit(**_KERNEL_OPTIONS)
-def sgd_step(w, g, scale, l1, l2, wd, lr):
+def _non_finite(a, b, c):
+    """True when any of a, b, c is NaN or ±∞ (x − x is 0 for finite x, NaN otherwise; no fastmath folds it)."""
+    chk = (a - a) + (b - b) + (c - c)
+    return chk != chk
+
+
+@njit(**_KERNEL_OPTIONS)
+def sgd_step(w, g, scale, l1, l2, wd, lr, commit):
     """Sgd: ``u = lr·g_eff + wd·w``; ``w -= u``.  No state."""
     n = w.shape[0]
     _check_len(n, g)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     a = T(lr)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            w[i] = wi - (a * gi + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            w[i] = wi - (a * gi + cw * wi)
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        nw = wi - (a * gi + cw * wi)
+        if commit:
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, zero, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def noop_step(w, g, scale, l1, l2, wd):
+def noop_step(w, g, scale, l1, l2, wd, commit):
     """DL4J NoOp: ``u = g_eff`` (the gradient unchanged — DL4J's NoOp updater leaves the gradient as the update,
     and the step STILL SUBTRACTS it: ``w -= g_eff + wd·w``).  No state, no learning rate."""
     n = w.shape[0]
     _check_len(n, g)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            w[i] = wi - (gi + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            w[i] = wi - (gi + cw * wi)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        nw = wi - (gi + cw * wi)
+        if commit:
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, zero, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+def _adam_rule(gi, wi, mi, vi, alpha, b1, b2, ob1, ob2, e, cw):
+    mi = b1 * mi + gi * ob1
+    vi = b2 * vi + gi * gi * ob2
+    return wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi), mi, vi
+
+
+@njit(**_KERNEL_OPTIONS)
+def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     """Adam (state m, v; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``; ``α = lr·√(1−β2^(t+1)) / (1−β1^(t+1))``, replaced by ε
@@ -235,41 +257,33 @@ def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
     _check_len(n, v)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     e = T(eps)
     k = float(t) + 1.0
     alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = e
-    b1 = T(beta1)
-    b2 = T(beta2)
-    ob1 = T(1.0 - beta1)
-    ob2 = T(1.0 - beta2)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            vi = b2 * v[i] + gi * gi * ob2
+    b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        nw, mi, vi = _adam_rule(gi, wi, m[i], v[i], alpha, b1, b2, ob1, ob2, e, cw)
+        if commit:
             m[i] = mi
             v[i] = vi
-            w[i] = wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            vi = b2 * v[i] + gi * gi * ob2
-            m[i] = mi
-            v[i] = vi
-            w[i] = wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, mi, vi)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     """AdaMax (state m, u; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``u_s ← max(β2·u_s, |g|) + 1e-32``; ``α = lr/(1−β1^(t+1))``; ``update = α·m/u_s``.
@@ -281,40 +295,35 @@ def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
     _check_len(n, u_state)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     tiny = T(1e-32)
     k = float(t) + 1.0
     alpha = T(lr / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = T(eps)
-    b1 = T(beta1)
-    b2 = T(beta2)
-    ob1 = T(1.0 - beta1)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            ui = max(b2 * u_state[i], abs(gi)) + tiny
+    b1, b2, ob1 = T(beta1), T(beta2), T(1.0 - beta1)
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        mi = b1 * m[i] + gi * ob1
+        ui = max(b2 * u_state[i], abs(gi)) + tiny
+        nw = wi - ((mi * alpha) / ui + cw * wi)
+        if commit:
             m[i] = mi
             u_state[i] = ui
-            w[i] = wi - ((mi * alpha) / ui + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            ui = max(b2 * u_state[i], abs(gi)) + tiny
-            m[i] = mi
-            u_state[i] = ui
-            w[i] = wi - ((mi * alpha) / ui + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, mi, ui)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     """Nadam (state m, v; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``;
@@ -326,41 +335,34 @@ def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
     _check_len(n, v)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     e = T(eps)
     a = T(lr)
-    b1 = T(beta1)
-    b2 = T(beta2)
-    ob1 = T(1.0 - beta1)
-    ob2 = T(1.0 - beta2)
+    b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
     corr = T(1.0 - math.pow(beta1, float(t) + 1.0))
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            og = gi * ob1
-            mi = b1 * m[i] + og
-            vi = b2 * v[i] + gi * gi * ob2
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        og = gi * ob1
+        mi = b1 * m[i] + og
+        vi = b2 * v[i] + gi * gi * ob2
+        nw = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
+        if commit:
             m[i] = mi
             v[i] = vi
-            w[i] = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            og = gi * ob1
-            mi = b1 * m[i] + og
-            vi = b2 * v[i] + gi * gi * ob2
-            m[i] = mi
-            v[i] = vi
-            w[i] = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, mi, vi)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
+def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     """AMSGrad (state m, v, v̂; zeros initially).
 
     m, v and α as Adam; ``v̂ ← max(v̂, v)``; ``u = α·m/(√v̂ + ε)``.
@@ -372,45 +374,37 @@ def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t):
     _check_len(n, vhat)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     e = T(eps)
     k = float(t) + 1.0
     alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = e
-    b1 = T(beta1)
-    b2 = T(beta2)
-    ob1 = T(1.0 - beta1)
-    ob2 = T(1.0 - beta2)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            vi = b2 * v[i] + gi * gi * ob2
-            hi = max(vhat[i], vi)
+    b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        mi = b1 * m[i] + gi * ob1
+        vi = b2 * v[i] + gi * gi * ob2
+        hi = max(vhat[i], vi)
+        nw = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
+        if commit:
             m[i] = mi
             v[i] = vi
             vhat[i] = hi
-            w[i] = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            mi = b1 * m[i] + gi * ob1
-            vi = b2 * v[i] + gi * gi * ob2
-            hi = max(vhat[i], vi)
-            m[i] = mi
-            v[i] = vi
-            vhat[i] = hi
-            w[i] = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, mi, vi) | _non_finite(hi, zero, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum):
+def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum, commit):
     """Nesterovs (state v; zeros initially).
 
     ``v_prev = v``; ``v ← μ·v − lr·g``; ``u = μ·v_prev − (1+μ)·v`` (computed as μ·v_prev + (−μ−1)·v, identical
@@ -421,95 +415,91 @@ def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum):
     _check_len(n, v)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     a = T(lr)
     mu = T(momentum)
     mneg = T(-momentum - 1.0)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            p = mu * v[i]
-            vi = p - a * gi
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        p = mu * v[i]
+        vi = p - a * gi
+        nw = wi - ((p + mneg * vi) + cw * wi)
+        if commit:
             v[i] = vi
-            w[i] = wi - ((p + mneg * vi) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            p = mu * v[i]
-            vi = p - a * gi
-            v[i] = vi
-            w[i] = wi - ((p + mneg * vi) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, vi, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def rmsprop_step(w, g, G, scale, l1, l2, wd, lr, decay, eps):
+def rmsprop_step(w, g, G, scale, l1, l2, wd, lr, decay, eps, commit):
     """RmsProp (state G, initialised to ε by the engine).  ``G ← ρ·G + (1−ρ)·g²``; ``u = lr·g/(√G + ε)``."""
     n = w.shape[0]
     _check_len(n, g)
     _check_len(n, G)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     a = T(lr)
     rho = T(decay)
     orho = T(1.0 - decay)
     e = T(eps)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            si = G[i] * rho + gi * gi * orho
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        si = G[i] * rho + gi * gi * orho
+        nw = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
+        if commit:
             G[i] = si
-            w[i] = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            si = G[i] * rho + gi * gi * orho
-            G[i] = si
-            w[i] = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, si, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adagrad_step(w, g, H, scale, l1, l2, wd, lr, eps):
+def adagrad_step(w, g, H, scale, l1, l2, wd, lr, eps, commit):
     """AdaGrad (state H, initialised to ε by the engine).  ``H ← H + g²``; ``u = lr·g/(√H + ε)``."""
     n = w.shape[0]
     _check_len(n, g)
     _check_len(n, H)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     a = T(lr)
     e = T(eps)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            hi = H[i] + gi * gi
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        hi = H[i] + gi * gi
+        nw = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
+        if commit:
             H[i] = hi
-            w[i] = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            hi = H[i] + gi * gi
-            H[i] = hi
-            w[i] = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, hi, zero)
+    return bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps):
+def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps, commit):
     """AdaDelta (state msg, msdx; zeros initially; no learning rate).
 
     ``msg ← ρ·msg + (1−ρ)·g²``; ``u = g·√(msdx + ε)/√(msg + ε)`` (old msdx); ``msdx ← ρ·msdx + (1−ρ)·u²`` (u before
@@ -521,33 +511,30 @@ def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps):
     _check_len(n, msdx)
     T = w.dtype.type
     zero = T(0.0)
-    sc = T(scale)
-    c1 = T(l1)
-    c2 = T(l2)
-    cw = T(wd)
+    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
+    has_l1 = c1 != zero
     r = T(rho)
     orho = T(1.0 - rho)
     e = T(eps)
-    if c1 != zero:  # L1 present: sign(w) term (loop-invariant test: two loop versions, no inner branch)
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c1 * (T(wi > zero) - T(wi < zero)) + c2 * wi
-            sg = r * msg[i] + gi * gi * orho
-            dx = msdx[i]
-            ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
+    bad = False
+    for i in range(n):
+        wi = w[i]
+        gi = g[i] * sc
+        if has_l1:
+            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+        gi = gi + c2 * wi
+        sg = r * msg[i] + gi * gi * orho
+        dx = msdx[i]
+        ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
+        ndx = r * dx + ui * ui * orho
+        nw = wi - (ui + cw * wi)
+        if commit:
             msg[i] = sg
-            msdx[i] = r * dx + ui * ui * orho
-            w[i] = wi - (ui + cw * wi)
-    else:
-        for i in range(n):
-            wi = w[i]
-            gi = g[i] * sc + c2 * wi
-            sg = r * msg[i] + gi * gi * orho
-            dx = msdx[i]
-            ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
-            msg[i] = sg
-            msdx[i] = r * dx + ui * ui * orho
-            w[i] = wi - (ui + cw * wi)
+            msdx[i] = ndx
+            w[i] = nw
+        else:
+            bad |= _non_finite(nw, sg, ndx)
+    return bad
 
 
 #: DL4J updater class name -> step kernel.
@@ -672,18 +659,18 @@ def warmup(dtypes=(np.float32, np.float64)) -> float:
     for dt in dtypes:
         a = [np.zeros(2, dtype=dt) for _ in range(5)]
         w, g, s1, s2, s3 = a
-        sgd_step(w, g, 1.0, 0.0, 0.0, 0.0, 0.1)
-        noop_step(w, g, 1.0, 0.0, 0.0, 0.0)
-        adam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
-        adamax_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
-        nadam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
-        amsgrad_step(w, g, s1, s2, s3, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0)
-        nesterovs_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.9)
+        sgd_step(w, g, 1.0, 0.0, 0.0, 0.0, 0.1, True)
+        noop_step(w, g, 1.0, 0.0, 0.0, 0.0, True)
+        adam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        adamax_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        nadam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        amsgrad_step(w, g, s1, s2, s3, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        nesterovs_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.9, True)
         s1[:] = 1e-8
-        rmsprop_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.95, 1e-8)
-        adagrad_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 1e-6)
+        rmsprop_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.95, 1e-8, True)
+        adagrad_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 1e-6, True)
         s1[:] = 0.0
-        adadelta_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 0.95, 1e-6)
+        adadelta_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 0.95, 1e-6, True)
         scale_inplace(g, 1.0)
         _divide_inplace(g, 1.0)
         _clip_inplace(g, 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..conf.enums import DataType
 from ..conf.preprocessor import CnnToFeedForwardPreProcessor
 from ..layers import create_engine_layer
 from ..layers.base import EngineLayer, check_finite_values, to_engine_array, to_numeric_array
-from ..updater import BlockUpdater, param_entries
+from ..updater import BlockUpdater, ParamEntry, param_entries
 
 _COMPUTE_DTYPE = {DataType.FLOAT: np.float32, DataType.DOUBLE: np.float64, DataType.HALF: np.float32}
 _NON_FINITE_POLICIES = ("raise", "skip")
@@ -74,7 +74,6 @@ class MultiLayerNetwork:
         self.rng = np.random.default_rng(conf.confs[0].seed)
         self._non_finite_policy = "raise"
         self.nonFiniteSkips = 0  # training steps dropped under the "skip" policy
-        self._backups: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------------------------------------------------
     # construction and parameters
@@ -441,12 +440,10 @@ class MultiLayerNetwork:
         if self.numParams() == 0:
             return
         score = self._gradient_and_score(x, labels)
-        problem = self._non_finite_step(score, x, it, ep, None)
-        if problem is None:
-            problem = self._guarded_update(
-                self.updater, 0, self._params.shape[0], it, ep, None,
-                lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                            divide_by_minibatch=self.conf.confs[0].mini_batch))
+        problem = self._checked_update(
+            score, x, it, ep, None,
+            lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                        divide_by_minibatch=self.conf.confs[0].mini_batch))
         if problem is not None:
             self._on_non_finite(problem)
             return
@@ -457,49 +454,27 @@ class MultiLayerNetwork:
             _call(listener, "iterationDone", self, it, ep)
 
     # -- non-finite steps ----------------------------------------------------------------------------------------
-    def _non_finite_step(self, score: float, x: np.ndarray, iteration: int, epoch: int,
-                         layer: int | None) -> NonFiniteException | None:
-        """The problem with a computed score and gradient (before any update), or None when both are finite.
+    def _checked_update(self, score: float, x: np.ndarray, iteration: int, epoch: int, layer: int | None,
+                         update: Callable[[], ParamEntry | None]) -> NonFiniteException | None:
+        """Apply ``update`` unless the score is non-finite; the problem when the score is non-finite or the update
+        refused (a non-finite gradient, or new values that would overflow), else None. Nothing is written then.
         ``layer``: the layer being pretrained (None: a supervised step through the whole network)."""
         from ...kernels.reductions import all_finite
 
         if not math.isfinite(score):
             return self._locate_non_finite_score(f"score became {score}", x, iteration, epoch, layer)
-        grads = self._grads if layer is None else self.layers[layer].grad_flat
-        if all_finite(grads):
+        refused = update()
+        if refused is None:
             return None
         candidates = self.layers if layer is None else [self.layers[layer]]
         # backprop runs from the output down: the highest layer with a non-finite gradient is where it started
-        bad = next(l for l in reversed(candidates) if not all_finite(l.grad_flat))
-        return self._error_at("gradient became non-finite", bad.index, iteration, epoch,
-                              "parameters are left at their last finite values")
-
-    def _guarded_update(self, updater: BlockUpdater, lo: int, hi: int, iteration: int, epoch: int,
-                        layer: int | None, run: Any) -> NonFiniteException | None:
-        """Run an update of ``params[lo:hi]`` with a backup of them and of the updater state; if it leaves either
-        non-finite, restore both and return the problem."""
-        from ...kernels.reductions import all_finite
-
-        params = self._params[lo:hi]
-        p_backup = self._backup_copy("params", params)
-        s_backup = self._backup_copy("state" if layer is None else f"state{layer}", updater.state)
-        run()
-        if all_finite(params) and all_finite(updater.state):
-            return None
-        np.copyto(params, p_backup)
-        np.copyto(updater.state, s_backup)
-        if layer is None:
-            # the first layer whose parameters broke (or, if only the state did, the last layer)
-            layer = next((l.index for l in self.layers if not all_finite(l.param_flat)), len(self.layers) - 1)
-        return self._error_at("the parameter update overflowed to NaN/inf (learning rate too high?)", layer,
-                              iteration, epoch, "parameters and updater state were restored to their last finite values")
-
-    def _backup_copy(self, key: str, source: np.ndarray) -> np.ndarray:
-        buf = self._backups.get(key)
-        if buf is None or buf.shape != source.shape or buf.dtype != source.dtype:
-            buf = self._backups[key] = np.empty_like(source)
-        np.copyto(buf, source)
-        return buf
+        bad = next((l for l in reversed(candidates) if not all_finite(l.grad_flat)), None)
+        if bad is not None:
+            return self._error_at("gradient became non-finite", bad.index, iteration, epoch,
+                                  "parameters are left at their last finite values")
+        return self._error_at("the parameter update would overflow to NaN/inf (learning rate too high?)",
+                              refused.layer.index, iteration, epoch,
+                              "parameters and updater state are left at their last finite values")
 
     def _locate_non_finite_score(self, what: str, x: np.ndarray, iteration: int, epoch: int,
                                  layer: int | None) -> NonFiniteException:
@@ -624,14 +599,11 @@ class MultiLayerNetwork:
         layer.grad_flat.fill(0.0)
         score = layer.pretrain_gradient_and_score(x)
         score += layer.regularization_score(False, it, ep)
-        problem = self._non_finite_step(score, raw, it, ep, layerIdx)
-        if problem is None:
-            lo = sum(l.num_params for l in self.layers[:layerIdx])
-            updater = self.pretrain_updater(layerIdx)
-            problem = self._guarded_update(
-                updater, lo, lo + layer.num_params, it, ep, layerIdx,
-                lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                       divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
+        updater = self.pretrain_updater(layerIdx)
+        problem = self._checked_update(
+            score, raw, it, ep, layerIdx,
+            lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                   divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
         if problem is not None:
             self._on_non_finite(problem)
             return score

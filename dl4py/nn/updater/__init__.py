@@ -7,7 +7,9 @@ then v) covers all parameters of the block — so DL4J's ``updaterState.bin`` ma
 
 One update (DL4J's ``BaseMultiLayerUpdater.update``), per layer: divide by the minibatch size, gradient
 normalisation; then per parameter one fused kernel: L1/L2 added to the gradient, the updater rule, WeightDecay,
-``w -= update``. Blocks of pretrain-only parameters are skipped in supervised training.
+``w -= update``. Blocks of pretrain-only parameters are skipped in supervised training. The kernels run twice:
+a dry run that only checks that no new value would be NaN/±inf, then the writing run (see
+``dl4py.kernels.updaters``) — a step that would overflow changes nothing.
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ class BlockUpdater:
             b.state_offset = state_offset
             state_offset += b.state_length
         self.state = np.zeros(state_offset, dtype=dtype)
+        self._view_cache: tuple[np.ndarray, np.ndarray, np.ndarray, list] | None = None
         self.reset_state()
         self._layers = []
         for e in entries:
@@ -150,23 +153,47 @@ class BlockUpdater:
         batch_size: int,
         divide_by_minibatch: bool = True,
         skip_pretrain: bool = True,
-    ) -> None:
-        """One update of ``params`` (flat, same layout as the entries' offsets) from the raw summed ``grads``."""
+    ) -> ParamEntry | None:
+        """One update of ``params`` (flat, same layout as the entries' offsets) from the raw summed ``grads``.
+
+        Every kernel first runs dry (computing, writing nothing); only when no new parameter or state value
+        would be NaN/±inf are they all run again to write. Returns None when the update was applied, else the
+        first parameter whose update objected — parameters and state are then untouched (the gradient may have
+        been divided and normalised in place)."""
         scale = 1.0 / batch_size if divide_by_minibatch and batch_size > 0 else 1.0
-        normalised = set()
+        normalised = self._normalise_gradients(grads, scale, skip_pretrain)
+        calls = self._kernel_calls(params, grads, iteration, epoch, scale, normalised, skip_pretrain)
+        for entry, kernel, args in calls:
+            if kernel(*args, False):
+                return entry
+        for _, kernel, args in calls:
+            kernel(*args, True)
+        return None
+
+    def _normalise_gradients(self, grads: np.ndarray, scale: float, skip_pretrain: bool) -> set[int]:
+        """Gradient normalisation per layer (after the minibatch division); ids of the layers it ran on."""
+        normalised: set[int] = set()
         for layer in self._layers:
             mode = layer.gradnorm_code
             if mode != K.GRADNORM_NONE:
-                slices = [grads[e.offset : e.offset + e.length] for e in self.entries if e.layer is layer and not (skip_pretrain and e.pretrain)]
+                slices = [grads[e.offset : e.offset + e.length] for e in self.entries
+                          if e.layer is layer and not (skip_pretrain and e.pretrain)]
                 for s in slices:
                     K.scale_inplace(s, scale)
                 K.normalize_gradients(mode, layer.conf.gradient_normalization_threshold, slices)
                 normalised.add(id(layer))
-        for b in self.blocks:
+        return normalised
+
+    def _kernel_calls(self, params: np.ndarray, grads: np.ndarray, iteration: int, epoch: int, scale: float,
+                      normalised: set[int], skip_pretrain: bool) -> list[tuple[ParamEntry, Any, tuple]]:
+        """(entry, kernel, arguments but ``commit``) for every parameter this update touches, in layout order."""
+        views = self._views(params, grads)
+        calls = []
+        for b, block_views in zip(self.blocks, views):
             if skip_pretrain and b.pretrain:
                 continue
             hyper, lr = _hyper_parameters(b.updater, iteration, epoch)
-            for e in b.entries:
+            for e, arrays in zip(b.entries, block_views):
                 l1 = l2 = wd = 0.0
                 for r in e.regularization:
                     c = r.coefficient(iteration, epoch)
@@ -177,9 +204,18 @@ class BlockUpdater:
                     elif isinstance(r, WeightDecay):
                         wd += c * (lr if r.apply_lr else 1.0)
                 s = 1.0 if id(e.layer) in normalised else scale
-                w = params[e.offset : e.offset + e.length]
-                g = grads[e.offset : e.offset + e.length]
-                b.kernel(w, g, *self._state_views(b, e), s, l1, l2, wd, *hyper)
+                calls.append((e, b.kernel, (*arrays, s, l1, l2, wd, *hyper)))
+        return calls
+
+    def _views(self, params: np.ndarray, grads: np.ndarray) -> list[list[tuple[np.ndarray, ...]]]:
+        """Per block, per entry: (parameter, gradient, *state) views — built once per pair of buffers."""
+        cached = self._view_cache
+        if cached is not None and cached[0] is params and cached[1] is grads and cached[2] is self.state:
+            return cached[3]
+        views = [[(params[e.offset : e.offset + e.length], grads[e.offset : e.offset + e.length],
+                   *self._state_views(b, e)) for e in b.entries] for b in self.blocks]
+        self._view_cache = (params, grads, self.state, views)
+        return views
 
 
 def _hyper_parameters(u: IUpdater, iteration: int, epoch: int) -> tuple[tuple[Any, ...], float]:
