@@ -14,6 +14,11 @@ import pytest
 
 from dl4py.kernels import updaters as U
 
+
+def one(n, scale, l1, l2, wd):
+    """``bounds, coefs`` of a block holding ONE parameter of length n."""
+    return np.array([0, n], dtype=np.int64), np.array([[scale, l1, l2, wd]], dtype=np.float64)
+
 # ---------------------------------------------------------------------------------------------------------------
 # Independent reference implementations (float64 NumPy, straight from the formulas)
 # ---------------------------------------------------------------------------------------------------------------
@@ -146,7 +151,7 @@ NONNEG_STATE = {"Adam": (1,), "AdaMax": (1,), "Nadam": (1,), "AMSGrad": (1, 2), 
 
 
 def call_kernel(name, w, g, states, scale, l1, l2, wd, hp, t):
-    args = [w, g, *states, scale, l1, l2, wd, *hp.values()]
+    args = [w, g, *states, *one(w.shape[0], scale, l1, l2, wd), *hp.values()]
     if name in HAS_T:
         args.append(t)
     assert U.STEP_KERNEL_BY_NAME[name](*args, True) is False  # commit: writes, never objects
@@ -287,7 +292,7 @@ def test_sign_of_zero_weight_is_zero():
     # w == 0 exactly: the L1 term vanishes (sign(0) = 0), so Sgd moves it by lr·g·scale only
     w = np.array([0.0, 2.0, -2.0])
     g = np.array([1.0, 1.0, 1.0])
-    U.sgd_step(w, g, 0.5, 0.1, 0.0, 0.0, 1.0, True)
+    U.sgd_step(w, g, *one(w.shape[0], 0.5, 0.1, 0.0, 0.0), 1.0, True)
     np.testing.assert_array_equal(w, [0.0 - 0.5, 2.0 - 0.6, -2.0 - 0.4])
 
 
@@ -306,9 +311,35 @@ def test_alpha_replaced_by_epsilon_when_zero():
 def test_length_mismatch_raises():
     w = np.zeros(5)
     with pytest.raises(ValueError):
-        U.adam_step(w, np.zeros(5), np.zeros(4), np.zeros(5), 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        U.adam_step(w, np.zeros(5), np.zeros(4), np.zeros(5), *one(w.shape[0], 1.0, 0.0, 0.0, 0.0), 1e-3, 0.9, 0.999, 1e-8, 0, True)
     with pytest.raises(ValueError):
-        U.sgd_step(w, np.zeros(6), 1.0, 0.0, 0.0, 0.0, 1e-3, True)
+        U.sgd_step(w, np.zeros(6), *one(w.shape[0], 1.0, 0.0, 0.0, 0.0), 1e-3, True)
+    for bad_bounds in ([0, 3, 4], [0, 4, 2, 5], [1, 3, 5]):  # not ending at 5 / decreasing / not from 0
+        with pytest.raises(ValueError):
+            U.sgd_step(w, np.zeros(5), np.array(bad_bounds, dtype=np.int64), np.zeros((len(bad_bounds) - 1, 4)),
+                       1e-3, True)
+    with pytest.raises(ValueError):  # one coefficient row per parameter
+        U.sgd_step(w, np.zeros(5), np.array([0, 2, 5], dtype=np.int64), np.zeros((3, 4)), 1e-3, True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_call_per_block_equals_one_call_per_parameter(name):
+    # three parameters of lengths 11, 0 and 23 with different scale / L1 / L2 / WD in one block
+    hp = HP[name]
+    lengths = [11, 0, 23]
+    rows = [(1.0 / 8, 0.01, 0.02, 0.003), (1.0, 0.5, 0.5, 0.5), (1.0 / 8, 0.0, 1e-3, 0.0)]
+    w0, g, st0 = make_problem(name, sum(lengths), seed=9)
+    t = [4] if name in HAS_T else []
+    w, st = w0.copy(), [x.copy() for x in st0]
+    bounds = np.array([0, 11, 11, 34], dtype=np.int64)
+    assert U.STEP_KERNEL_BY_NAME[name](w, g, *st, bounds, np.array(rows), *hp.values(), *t, True) is False
+    w_ref, st_ref = w0.copy(), [x.copy() for x in st0]
+    for lo, hi, row in zip(bounds[:-1], bounds[1:], rows):
+        U.STEP_KERNEL_BY_NAME[name](w_ref[lo:hi], g[lo:hi], *(x[lo:hi] for x in st_ref), *one(hi - lo, *row),
+                                    *hp.values(), *t, True)
+    np.testing.assert_array_equal(w, w_ref)
+    for a, b in zip(st, st_ref):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -360,7 +391,7 @@ def test_adam_mlpmnist_two_steps_by_hand():
         m, v = state[:3], state[3:]
         for t in range(2):
             g = np.array(g_sum[t], dtype)
-            U.adam_step(w, g, m, v, 1.0 / N, l1, l2, 0.0, lr, b1, b2, eps, t, True)
+            U.adam_step(w, g, m, v, *one(w.shape[0], 1.0 / N, l1, l2, 0.0), lr, b1, b2, eps, t, True)
             if t == 0:
                 np.testing.assert_allclose(w, w1, rtol=rtol)
                 np.testing.assert_allclose(m, m1, rtol=rtol)
@@ -392,7 +423,7 @@ def test_nesterovs_mlpmoon_formula():
         v_prev = v
         v = mu * v - lr * g
         w = w - (mu * v_prev - (1 + mu) * v)
-        U.nesterovs_step(wk, gsum, vk, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu, True)
+        U.nesterovs_step(wk, gsum, vk, *one(wk.shape[0], 1.0 / nb, 0.0, 0.0, 0.0), lr, mu, True)
     np.testing.assert_allclose(wk, w, rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(vk, v, rtol=1e-13, atol=1e-16)
 
@@ -407,7 +438,7 @@ def test_nesterovs_mlpmoon_formula():
         p = f(mu) * v32
         v32 = p - f(lr) * g
         w32 = w32 - (p + f(-mu - 1.0) * v32)
-        U.nesterovs_step(wk32, g32, vk32, 1.0 / nb, 0.0, 0.0, 0.0, lr, mu, True)
+        U.nesterovs_step(wk32, g32, vk32, *one(wk32.shape[0], 1.0 / nb, 0.0, 0.0, 0.0), lr, mu, True)
     np.testing.assert_array_equal(wk32, w32)
     np.testing.assert_array_equal(vk32, v32)
 
@@ -545,7 +576,7 @@ def test_adam_timing_vae_size(capsys):
     scale, l2, lr, b1, b2, eps = 1.0 / 128, 1e-4, 1e-3, 0.9, 0.999, 1e-8
 
     def fused(t):
-        U.adam_step(w, g, m, v, scale, 0.0, l2, 0.0, lr, b1, b2, eps, t, True)
+        U.adam_step(w, g, m, v, *one(w.shape[0], scale, 0.0, l2, 0.0), lr, b1, b2, eps, t, True)
 
     def numpy_expr(t):
         ge = g * f(scale) + f(l2) * w_np
@@ -590,7 +621,7 @@ def test_dry_run_writes_nothing_and_agrees_with_commit(name, dtype, l1):
         if bad_value is not None:
             gb[11] = bad_value
         w, st = w0.copy(), [s.copy() for s in st0]
-        args = [w, gb, *st, 1.0 / 8, l1, 1e-3, 0.0, *hp.values()] + ([3] if name in HAS_T else [])
+        args = [w, gb, *st, *one(37, 1.0 / 8, l1, 1e-3, 0.0), *hp.values()] + ([3] if name in HAS_T else [])
         assert U.STEP_KERNEL_BY_NAME[name](*args, False) is (bad_value is not None)
         np.testing.assert_array_equal(w, w0)
         for a, b in zip(st, st0):
@@ -606,7 +637,7 @@ def test_dry_run_sees_overflow_of_finite_inputs():
     w = np.ones(9, np.float32)
     g = np.full(9, 1e30, np.float32)
     m, v = np.zeros(9, np.float32), np.zeros(9, np.float32)
-    assert U.adam_step(w, g, m, v, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, False) is True
+    assert U.adam_step(w, g, m, v, *one(w.shape[0], 1.0, 0.0, 0.0, 0.0), 1e-3, 0.9, 0.999, 1e-8, 0, False) is True
     # Sgd with a huge learning rate: w - lr·g overflows
-    assert U.sgd_step(w, np.full(9, 1e30, np.float32), 1.0, 0.0, 0.0, 0.0, 1e10, False) is True
-    assert U.sgd_step(w, np.full(9, 1.0, np.float32), 1.0, 0.0, 0.0, 0.0, 1e-3, False) is False
+    assert U.sgd_step(w, np.full(9, 1e30, np.float32), *one(w.shape[0], 1.0, 0.0, 0.0, 0.0), 1e10, False) is True
+    assert U.sgd_step(w, np.full(9, 1.0, np.float32), *one(w.shape[0], 1.0, 0.0, 0.0, 0.0), 1e-3, False) is False

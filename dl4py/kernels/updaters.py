@@ -1,11 +1,13 @@
 """Fused updater (optimizer) kernels over DL4J's flat parameter / gradient / updater-state buffers.
 
 The engine keeps one flat parameter vector, one flat gradient vector and one flat updater-state vector in DL4J's
-layout (spec ``layers-and-network.md`` §9).  For every parameter it passes to ONE kernel of this module the
-parameter's contiguous 1-D slice ``w``, its gradient slice ``g`` and, for each state variable of the updater, the
-matching sub-slice of the block's state (a block's state holds each state variable for *all* parameters of the
-block, so for Adam the engine passes ``m = state[off_m + p0 : off_m + p1]`` and ``v = state[off_v + p0 : ...]``).
-Each kernel makes a single pass over the elements and does::
+layout (spec ``layers-and-network.md`` §9).  An updater *block* is a run of consecutive parameters with the same
+updater configuration; its state holds each state variable for all parameters of the block (Adam: m for all,
+then v for all).  For every block the engine makes ONE call of this module's kernel for the updater, passing the
+block's parameter slice ``w``, its gradient slice ``g`` and one slice per state variable (Adam:
+``m = state[s0 : s0 + L]``, ``v = state[s0 + L : s0 + 2L]``), all of length L, plus the parameters' boundaries
+inside the block (``bounds``: int64 [E + 1], from 0 to L) and their coefficients (``coefs``: float64 [E, 4],
+per parameter ``scale, l1, l2, wd``).  For every element of parameter e the kernel does::
 
     g_eff = g * scale + l1 * sign(w) + l2 * w      # minibatch division (scale = 1/N or 1.0); L1, L2 (§10)
     u     = rule(g_eff, state...)                  # the updater rule; state updated in place (§9)
@@ -23,16 +25,18 @@ equal the spec formulas up to rounding.
 
 Calling conventions (keep them, so that each kernel has only two compiled signatures, float32 and float64):
 
-* ``w``, ``g`` and the state slices: 1-D C-contiguous arrays of ONE dtype, float32 or float64, equal lengths
-  (checked; a mismatch raises ``ValueError``);
-* hyper-parameters and coefficients: Python floats (float64), ``t``: Python int, the iteration count *before*
-  this update (0 for the first update); ``commit``: a Python bool.  Scalars are combined in float64 (e.g. Adam's α, ``1 - beta1``) and then
-  rounded once to the array dtype; the element loop then runs entirely in the array dtype.
+* ``w``, ``g`` and the state slices: 1-D C-contiguous arrays of ONE dtype, float32 or float64, equal lengths;
+  ``bounds`` int64, ``coefs`` float64 C-contiguous (checked; a mismatch raises ``ValueError``);
+* hyper-parameters: Python floats (float64), ``t``: Python int, the iteration count *before* this update (0 for
+  the first update); ``commit``: a Python bool.  Scalars are combined in float64 (e.g. Adam's α, ``1 - beta1``)
+  and then rounded once to the array dtype; the element loop then runs entirely in the array dtype.
 
 Kernels are ``cache=True``, ``error_model='numpy'`` (no zero-division branches), not fastmath (exact IEEE
 arithmetic; ``sqrt`` is the correctly rounded instruction), branch-free inner loops that vectorise, and they
-allocate nothing.  The L1 term (the sign computation is the costliest part of the prologue) is skipped when
-``l1 == 0``; both versions give the same numbers.  :func:`warmup` compiles (or loads from the cache) every kernel for the given dtypes.
+allocate nothing.  The L1 term (the sign computation is the costliest part of the prologue) is skipped for a
+parameter with ``l1 == 0``; both versions give the same numbers.  One call per block rather than per parameter
+matters: a kernel call costs several microseconds of argument unboxing.  :func:`warmup` compiles (or loads from
+the cache) every kernel for the given dtypes.
 
 Gradient normalisation (§12) helpers: :func:`scale_inplace` (minibatch division before normalisation) and
 :func:`normalize_gradients` (per layer, on the list of that layer's gradient slices).
@@ -180,61 +184,86 @@ def _check_len(n, a):
         raise ValueError("updater kernel: parameter, gradient and state slices must have equal lengths")
 
 
+@njit(cache=True)
+def _check_bounds(n, bounds, coefs):
+    e = bounds.shape[0] - 1
+    if e < 0 or bounds[0] != 0 or bounds[e] != n or coefs.shape[0] != e or coefs.shape[1] != 4:
+        raise ValueError("updater kernel: bounds must run from 0 to the slice length, one coefficient row each")
+    for k in range(e):
+        if bounds[k + 1] < bounds[k]:
+            raise ValueError("updater kernel: bounds must be non-decreasing")
+
+
 @njit(**_KERNEL_OPTIONS)
 def _non_finite(a, b, c):
-    """True when any of a, b, c is NaN or ±∞ (x − x is 0 for finite x, NaN otherwise; no fastmath folds it)."""
-    chk = (a - a) + (b - b) + (c - c)
-    return chk != chk
+    """0 when a, b and c are finite, else NaN (x − x is 0 for finite x and NaN for NaN/±∞; this function has no
+    fastmath, so nothing folds x − x away)."""
+    return (a - a) + (b - b) + (c - c)
+
+
+# Reassociation lets the dry run's accumulation vectorise; it applies to this addition only (LLVM reassociates
+# only between instructions that both carry the flag), so the exact zero-or-NaN terms cannot be reordered.
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def _accumulate(acc, x):
+    return acc + x
 
 
 @njit(**_KERNEL_OPTIONS)
-def sgd_step(w, g, scale, l1, l2, wd, lr, commit):
+def sgd_step(w, g, bounds, coefs, lr, commit):
     """Sgd: ``u = lr·g_eff + wd·w``; ``w -= u``.  No state."""
     n = w.shape[0]
     _check_len(n, g)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     a = T(lr)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        nw = wi - (a * gi + cw * wi)
-        if commit:
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, zero, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk = w[lo:hi], g[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            nw = wi - (a * gi + cw * wi)
+            if commit:
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, zero, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def noop_step(w, g, scale, l1, l2, wd, commit):
+def noop_step(w, g, bounds, coefs, commit):
     """DL4J NoOp: ``u = g_eff`` (the gradient unchanged — DL4J's NoOp updater leaves the gradient as the update,
     and the step STILL SUBTRACTS it: ``w -= g_eff + wd·w``).  No state, no learning rate."""
     n = w.shape[0]
     _check_len(n, g)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        nw = wi - (gi + cw * wi)
-        if commit:
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, zero, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk = w[lo:hi], g[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            nw = wi - (gi + cw * wi)
+            if commit:
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, zero, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
@@ -245,7 +274,7 @@ def _adam_rule(gi, wi, mi, vi, alpha, b1, b2, ob1, ob2, e, cw):
 
 
 @njit(**_KERNEL_OPTIONS)
-def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
+def adam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """Adam (state m, v; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``; ``α = lr·√(1−β2^(t+1)) / (1−β1^(t+1))``, replaced by ε
@@ -255,35 +284,39 @@ def adam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     _check_len(n, g)
     _check_len(n, m)
     _check_len(n, v)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     e = T(eps)
     k = float(t) + 1.0
     alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = e
     b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        nw, mi, vi = _adam_rule(gi, wi, m[i], v[i], alpha, b1, b2, ob1, ob2, e, cw)
-        if commit:
-            m[i] = mi
-            v[i] = vi
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, mi, vi)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, mk, vk = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            nw, mi, vi = _adam_rule(gi, wi, mk[i], vk[i], alpha, b1, b2, ob1, ob2, e, cw)
+            if commit:
+                mk[i] = mi
+                vk[i] = vi
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, mi, vi))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
+def adamax_step(w, g, m, u_state, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """AdaMax (state m, u; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``u_s ← max(β2·u_s, |g|) + 1e-32``; ``α = lr/(1−β1^(t+1))``; ``update = α·m/u_s``.
@@ -293,37 +326,41 @@ def adamax_step(w, g, m, u_state, scale, l1, l2, wd, lr, beta1, beta2, eps, t, c
     _check_len(n, g)
     _check_len(n, m)
     _check_len(n, u_state)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     tiny = T(1e-32)
     k = float(t) + 1.0
     alpha = T(lr / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = T(eps)
     b1, b2, ob1 = T(beta1), T(beta2), T(1.0 - beta1)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        mi = b1 * m[i] + gi * ob1
-        ui = max(b2 * u_state[i], abs(gi)) + tiny
-        nw = wi - ((mi * alpha) / ui + cw * wi)
-        if commit:
-            m[i] = mi
-            u_state[i] = ui
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, mi, ui)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, mk, u_statek = w[lo:hi], g[lo:hi], m[lo:hi], u_state[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            mi = b1 * mk[i] + gi * ob1
+            ui = max(b2 * u_statek[i], abs(gi)) + tiny
+            nw = wi - ((mi * alpha) / ui + cw * wi)
+            if commit:
+                mk[i] = mi
+                u_statek[i] = ui
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, mi, ui))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
+def nadam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """Nadam (state m, v; zeros initially).
 
     ``m ← β1·m + (1−β1)·g``; ``v ← β2·v + (1−β2)·g²``;
@@ -333,36 +370,40 @@ def nadam_step(w, g, m, v, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
     _check_len(n, g)
     _check_len(n, m)
     _check_len(n, v)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     e = T(eps)
     a = T(lr)
     b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
     corr = T(1.0 - math.pow(beta1, float(t) + 1.0))
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        og = gi * ob1
-        mi = b1 * m[i] + og
-        vi = b2 * v[i] + gi * gi * ob2
-        nw = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
-        if commit:
-            m[i] = mi
-            v[i] = vi
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, mi, vi)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, mk, vk = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            og = gi * ob1
+            mi = b1 * mk[i] + og
+            vi = b2 * vk[i] + gi * gi * ob2
+            nw = wi - ((a * ((mi * b1 + og) / corr)) / (np.sqrt(vi) + e) + cw * wi)
+            if commit:
+                mk[i] = mi
+                vk[i] = vi
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, mi, vi))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t, commit):
+def amsgrad_step(w, g, m, v, vhat, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """AMSGrad (state m, v, v̂; zeros initially).
 
     m, v and α as Adam; ``v̂ ← max(v̂, v)``; ``u = α·m/(√v̂ + ε)``.
@@ -372,39 +413,43 @@ def amsgrad_step(w, g, m, v, vhat, scale, l1, l2, wd, lr, beta1, beta2, eps, t, 
     _check_len(n, m)
     _check_len(n, v)
     _check_len(n, vhat)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     e = T(eps)
     k = float(t) + 1.0
     alpha = T(lr * math.sqrt(1.0 - math.pow(beta2, k)) / (1.0 - math.pow(beta1, k)))
     if math.isnan(alpha) or math.isinf(alpha) or alpha == zero:
         alpha = e
     b1, b2, ob1, ob2 = T(beta1), T(beta2), T(1.0 - beta1), T(1.0 - beta2)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        mi = b1 * m[i] + gi * ob1
-        vi = b2 * v[i] + gi * gi * ob2
-        hi = max(vhat[i], vi)
-        nw = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
-        if commit:
-            m[i] = mi
-            v[i] = vi
-            vhat[i] = hi
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, mi, vi) | _non_finite(hi, zero, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, mk, vk, vhatk = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vhat[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            mi = b1 * mk[i] + gi * ob1
+            vi = b2 * vk[i] + gi * gi * ob2
+            hi = max(vhatk[i], vi)
+            nw = wi - ((alpha * mi) / (np.sqrt(hi) + e) + cw * wi)
+            if commit:
+                mk[i] = mi
+                vk[i] = vi
+                vhatk[i] = hi
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, mi, vi) + _non_finite(hi, zero, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum, commit):
+def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
     """Nesterovs (state v; zeros initially).
 
     ``v_prev = v``; ``v ← μ·v − lr·g``; ``u = μ·v_prev − (1+μ)·v`` (computed as μ·v_prev + (−μ−1)·v, identical
@@ -413,93 +458,105 @@ def nesterovs_step(w, g, v, scale, l1, l2, wd, lr, momentum, commit):
     n = w.shape[0]
     _check_len(n, g)
     _check_len(n, v)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     a = T(lr)
     mu = T(momentum)
     mneg = T(-momentum - 1.0)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        p = mu * v[i]
-        vi = p - a * gi
-        nw = wi - ((p + mneg * vi) + cw * wi)
-        if commit:
-            v[i] = vi
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, vi, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, vk = w[lo:hi], g[lo:hi], v[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            p = mu * vk[i]
+            vi = p - a * gi
+            nw = wi - ((p + mneg * vi) + cw * wi)
+            if commit:
+                vk[i] = vi
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, vi, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def rmsprop_step(w, g, G, scale, l1, l2, wd, lr, decay, eps, commit):
+def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
     """RmsProp (state G, initialised to ε by the engine).  ``G ← ρ·G + (1−ρ)·g²``; ``u = lr·g/(√G + ε)``."""
     n = w.shape[0]
     _check_len(n, g)
     _check_len(n, G)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     a = T(lr)
     rho = T(decay)
     orho = T(1.0 - decay)
     e = T(eps)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        si = G[i] * rho + gi * gi * orho
-        nw = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
-        if commit:
-            G[i] = si
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, si, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, Gk = w[lo:hi], g[lo:hi], G[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            si = Gk[i] * rho + gi * gi * orho
+            nw = wi - ((a * gi) / (np.sqrt(si) + e) + cw * wi)
+            if commit:
+                Gk[i] = si
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, si, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adagrad_step(w, g, H, scale, l1, l2, wd, lr, eps, commit):
+def adagrad_step(w, g, H, bounds, coefs, lr, eps, commit):
     """AdaGrad (state H, initialised to ε by the engine).  ``H ← H + g²``; ``u = lr·g/(√H + ε)``."""
     n = w.shape[0]
     _check_len(n, g)
     _check_len(n, H)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     a = T(lr)
     e = T(eps)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        hi = H[i] + gi * gi
-        nw = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
-        if commit:
-            H[i] = hi
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, hi, zero)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, Hk = w[lo:hi], g[lo:hi], H[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            hi = Hk[i] + gi * gi
+            nw = wi - ((a * gi) / (np.sqrt(hi) + e) + cw * wi)
+            if commit:
+                Hk[i] = hi
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, hi, zero))
+    return bad != bad
 
 
 @njit(**_KERNEL_OPTIONS)
-def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps, commit):
+def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
     """AdaDelta (state msg, msdx; zeros initially; no learning rate).
 
     ``msg ← ρ·msg + (1−ρ)·g²``; ``u = g·√(msdx + ε)/√(msg + ε)`` (old msdx); ``msdx ← ρ·msdx + (1−ρ)·u²`` (u before
@@ -509,32 +566,36 @@ def adadelta_step(w, g, msg, msdx, scale, l1, l2, wd, rho, eps, commit):
     _check_len(n, g)
     _check_len(n, msg)
     _check_len(n, msdx)
+    _check_bounds(n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
-    sc, c1, c2, cw = T(scale), T(l1), T(l2), T(wd)
-    has_l1 = c1 != zero
     r = T(rho)
     orho = T(1.0 - rho)
     e = T(eps)
-    bad = False
-    for i in range(n):
-        wi = w[i]
-        gi = g[i] * sc
-        if has_l1:
-            gi = gi + c1 * (T(wi > zero) - T(wi < zero))
-        gi = gi + c2 * wi
-        sg = r * msg[i] + gi * gi * orho
-        dx = msdx[i]
-        ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
-        ndx = r * dx + ui * ui * orho
-        nw = wi - (ui + cw * wi)
-        if commit:
-            msg[i] = sg
-            msdx[i] = ndx
-            w[i] = nw
-        else:
-            bad |= _non_finite(nw, sg, ndx)
-    return bad
+    bad = zero
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        sc, c1, c2, cw = T(coefs[ent, 0]), T(coefs[ent, 1]), T(coefs[ent, 2]), T(coefs[ent, 3])
+        has_l1 = c1 != zero
+        wk, gk, msgk, msdxk = w[lo:hi], g[lo:hi], msg[lo:hi], msdx[lo:hi]
+        for i in range(hi - lo):
+            wi = wk[i]
+            gi = gk[i] * sc
+            if has_l1:
+                gi = gi + c1 * (T(wi > zero) - T(wi < zero))
+            gi = gi + c2 * wi
+            sg = r * msgk[i] + gi * gi * orho
+            dx = msdxk[i]
+            ui = gi * (np.sqrt(dx + e) / np.sqrt(sg + e))
+            ndx = r * dx + ui * ui * orho
+            nw = wi - (ui + cw * wi)
+            if commit:
+                msgk[i] = sg
+                msdxk[i] = ndx
+                wk[i] = nw
+            else:
+                bad = _accumulate(bad, _non_finite(nw, sg, ndx))
+    return bad != bad
 
 
 #: DL4J updater class name -> step kernel.
@@ -659,18 +720,20 @@ def warmup(dtypes=(np.float32, np.float64)) -> float:
     for dt in dtypes:
         a = [np.zeros(2, dtype=dt) for _ in range(5)]
         w, g, s1, s2, s3 = a
-        sgd_step(w, g, 1.0, 0.0, 0.0, 0.0, 0.1, True)
-        noop_step(w, g, 1.0, 0.0, 0.0, 0.0, True)
-        adam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
-        adamax_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
-        nadam_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
-        amsgrad_step(w, g, s1, s2, s3, 1.0, 0.0, 0.0, 0.0, 1e-3, 0.9, 0.999, 1e-8, 0, True)
-        nesterovs_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.9, True)
+        bounds = np.array([0, 2], dtype=np.int64)
+        coefs = np.array([[1.0, 0.0, 0.0, 0.0]])
+        sgd_step(w, g, bounds, coefs, 0.1, True)
+        noop_step(w, g, bounds, coefs, True)
+        adam_step(w, g, s1, s2, bounds, coefs, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        adamax_step(w, g, s1, s2, bounds, coefs, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        nadam_step(w, g, s1, s2, bounds, coefs, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        amsgrad_step(w, g, s1, s2, s3, bounds, coefs, 1e-3, 0.9, 0.999, 1e-8, 0, True)
+        nesterovs_step(w, g, s1, bounds, coefs, 0.1, 0.9, True)
         s1[:] = 1e-8
-        rmsprop_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 0.95, 1e-8, True)
-        adagrad_step(w, g, s1, 1.0, 0.0, 0.0, 0.0, 0.1, 1e-6, True)
+        rmsprop_step(w, g, s1, bounds, coefs, 0.1, 0.95, 1e-8, True)
+        adagrad_step(w, g, s1, bounds, coefs, 0.1, 1e-6, True)
         s1[:] = 0.0
-        adadelta_step(w, g, s1, s2, 1.0, 0.0, 0.0, 0.0, 0.95, 1e-6, True)
+        adadelta_step(w, g, s1, s2, bounds, coefs, 0.95, 1e-6, True)
         scale_inplace(g, 1.0)
         _divide_inplace(g, 1.0)
         _clip_inplace(g, 1.0)

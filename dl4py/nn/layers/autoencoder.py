@@ -65,6 +65,8 @@ class AutoEncoderEngine(DenseCore):
     including dropout on the input in training mode; the ``vb`` gradient is 0 and ``vb`` is not updated.
     """
 
+    pretrain_writes_whole_gradient = True
+
     SPARSITY_WEIGHT = 1.0
 
     def __init__(self, conf: AutoEncoder, index: int, dtype: np.dtype) -> None:

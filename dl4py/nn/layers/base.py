@@ -67,6 +67,10 @@ class EngineLayer:
         )
 
     # -- identity ------------------------------------------------------------------------------------------------
+    #: True when ``pretrain_gradient_and_score`` writes every element of the layer's gradient (no accumulation),
+    #: so the network need not zero the gradient before a pretraining step.
+    pretrain_writes_whole_gradient: bool = False
+
     def describe(self) -> str:
         return self.conf.describe(self.index)
 

@@ -160,6 +160,8 @@ class VariationalAutoencoderEngine(EngineLayer):
     exp(logsumexp_s log p(x|z_s) − log n) (``reconstructionLogProbability(..., mean="arithmetic")`` its log).
     """
 
+    pretrain_writes_whole_gradient = True
+
     def __init__(self, conf: VariationalAutoencoder, index: int, dtype: np.dtype) -> None:
         if conf.n_in is None or conf.n_out is None or conf.n_in <= 0 or conf.n_out <= 0:
             raise DL4JInvalidConfigException(

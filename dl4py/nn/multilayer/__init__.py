@@ -596,7 +596,8 @@ class MultiLayerNetwork:
         x = raw
         for below in self.layers[:layerIdx]:
             x = below.forward(x, False)
-        layer.grad_flat.fill(0.0)
+        if not layer.pretrain_writes_whole_gradient:
+            layer.grad_flat.fill(0.0)
         score = layer.pretrain_gradient_and_score(x)
         score += layer.regularization_score(False, it, ep)
         updater = self.pretrain_updater(layerIdx)

@@ -49,6 +49,8 @@ class UpdaterBlock:
     length: int = 0
     kernel: Any = None
     n_state: int = 0
+    bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))  # entry boundaries in the block
+    coefs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # per entry: scale, l1, l2, wd (per update)
 
     @property
     def state_length(self) -> int:
@@ -111,6 +113,8 @@ class BlockUpdater:
                 e.block_offset = pos
                 pos += e.length
             b.length = pos
+            b.bounds = np.array([0] + list(np.cumsum([e.length for e in b.entries])), dtype=np.int64)
+            b.coefs = np.zeros((len(b.entries), 4))
             b.state_offset = state_offset
             state_offset += b.state_length
         self.state = np.zeros(state_offset, dtype=dtype)
@@ -137,13 +141,6 @@ class BlockUpdater:
             raise ValueError(f"updater state has {self.state.shape[0]} values, got {flat.shape[0]}")
         self.state[:] = flat
 
-    def _state_views(self, b: UpdaterBlock, e: ParamEntry) -> list[np.ndarray]:
-        views = []
-        for v in range(b.n_state):
-            start = b.state_offset + v * b.length + e.block_offset
-            views.append(self.state[start : start + e.length])
-        return views
-
     def update(
         self,
         params: np.ndarray,
@@ -163,9 +160,9 @@ class BlockUpdater:
         scale = 1.0 / batch_size if divide_by_minibatch and batch_size > 0 else 1.0
         normalised = self._normalise_gradients(grads, scale, skip_pretrain)
         calls = self._kernel_calls(params, grads, iteration, epoch, scale, normalised, skip_pretrain)
-        for entry, kernel, args in calls:
+        for block, kernel, args in calls:
             if kernel(*args, False):
-                return entry
+                return _refusing_entry(block, kernel, args)
         for _, kernel, args in calls:
             kernel(*args, True)
         return None
@@ -186,14 +183,15 @@ class BlockUpdater:
 
     def _kernel_calls(self, params: np.ndarray, grads: np.ndarray, iteration: int, epoch: int, scale: float,
                       normalised: set[int], skip_pretrain: bool) -> list[tuple[ParamEntry, Any, tuple]]:
-        """(entry, kernel, arguments but ``commit``) for every parameter this update touches, in layout order."""
+        """(first entry, kernel, arguments but ``commit``) for every block this update touches, in layout order."""
         views = self._views(params, grads)
         calls = []
-        for b, block_views in zip(self.blocks, views):
+        for b, arrays in zip(self.blocks, views):
             if skip_pretrain and b.pretrain:
                 continue
             hyper, lr = _hyper_parameters(b.updater, iteration, epoch)
-            for e, arrays in zip(b.entries, block_views):
+            coefs = b.coefs
+            for k, e in enumerate(b.entries):
                 l1 = l2 = wd = 0.0
                 for r in e.regularization:
                     c = r.coefficient(iteration, epoch)
@@ -203,19 +201,39 @@ class BlockUpdater:
                         l2 += c
                     elif isinstance(r, WeightDecay):
                         wd += c * (lr if r.apply_lr else 1.0)
-                s = 1.0 if id(e.layer) in normalised else scale
-                calls.append((e, b.kernel, (*arrays, s, l1, l2, wd, *hyper)))
+                row = coefs[k]
+                row[0] = 1.0 if id(e.layer) in normalised else scale
+                row[1] = l1
+                row[2] = l2
+                row[3] = wd
+            calls.append((b, b.kernel, (*arrays, b.bounds, coefs, *hyper)))
         return calls
 
-    def _views(self, params: np.ndarray, grads: np.ndarray) -> list[list[tuple[np.ndarray, ...]]]:
-        """Per block, per entry: (parameter, gradient, *state) views — built once per pair of buffers."""
+    def _views(self, params: np.ndarray, grads: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+        """Per block: (parameter, gradient, *state) views — built once per set of buffers."""
         cached = self._view_cache
         if cached is not None and cached[0] is params and cached[1] is grads and cached[2] is self.state:
             return cached[3]
-        views = [[(params[e.offset : e.offset + e.length], grads[e.offset : e.offset + e.length],
-                   *self._state_views(b, e)) for e in b.entries] for b in self.blocks]
+        views = []
+        for b in self.blocks:
+            p0 = b.entries[0].offset
+            states = tuple(self.state[b.state_offset + v * b.length : b.state_offset + (v + 1) * b.length]
+                           for v in range(b.n_state))
+            views.append((params[p0 : p0 + b.length], grads[p0 : p0 + b.length], *states))
         self._view_cache = (params, grads, self.state, views)
         return views
+
+
+def _refusing_entry(block: UpdaterBlock, kernel: Any, args: tuple) -> ParamEntry:
+    """The first parameter of ``block`` whose dry run objects (``args``: the block's kernel arguments)."""
+    n_arrays = 2 + block.n_state
+    arrays, hyper = args[:n_arrays], args[n_arrays + 2 :]
+    for k, e in enumerate(block.entries):
+        lo, hi = int(block.bounds[k]), int(block.bounds[k + 1])
+        bounds = np.array([0, hi - lo], dtype=np.int64)
+        if kernel(*(a[lo:hi] for a in arrays), bounds, block.coefs[k : k + 1], *hyper, False):
+            return e
+    return block.entries[0]
 
 
 def _hyper_parameters(u: IUpdater, iteration: int, epoch: int) -> tuple[tuple[Any, ...], float]:
