@@ -109,6 +109,7 @@ def worker_throughput(spec: dict) -> dict:
 
     w = W.WORKLOADS[spec["workload"]]
     info = _set_threads(spec["threads"], spec["system"])
+    W.DL4PY_OPTIONS["blas_governor"] = spec.get("blas_governor", False)
     batches = W.make_batches(w, spec["batches"])
     step, extra = W.BUILDERS[spec["system"]](w)
     info.update(extra)
@@ -394,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated filters: a group (vae, ae, mlp), a name prefix (vae-train, vae-infer) or a "
                         "full name (vae-train-128); extras: gemm (with vae-train), jit, import, memory. Default: all")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when it is installed")
+    p.add_argument("--blas-governor", action="store_true",
+                   help="dl4py: turn on the BLAS thread governor (net.blasThreads) for training and inference")
     p.add_argument("--batches", type=int, default=None, help="minibatches per epoch (default 20, the minimum)")
     p.add_argument("--epochs", type=int, default=None, help="minimum timed epochs after the warm-up (default 2)")
     p.add_argument("--min-time", type=float, default=None,
@@ -469,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                         res = run("gemm", {"batch": w.batch, "threads": t, "min_time": min_time})
                     else:
                         res = run("throughput", {"workload": w.name, "system": s, "threads": t,
-                                                 "batches": batches, "epochs": epochs, "min_time": min_time})
+                                                 "batches": batches, "epochs": epochs, "min_time": min_time,
+                                                 "blas_governor": args.blas_governor})
                     if res is not None:
                         raw[w.name][str(t)][s][r] = res
                         infos.setdefault(s, res.get("info"))
@@ -615,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": quick, "machine": machine, "machine_line": machine_line(machine),
         "settings": {"rounds": rounds, "threads": threads, "batches_per_epoch": batches, "min_epochs": epochs,
                      "min_seconds": min_time, "torch": use_torch, "filters": filters,
+                     "dl4py_blas_governor": args.blas_governor,
                      "unset_env": run.unset, "data": "uniform [0,1) float32, not binarised, seed 12345"},
         "load_average_per_round": loads, "worker_info": infos,
         "workloads": summary, "extras": result_extras, "targets": targets, "failures": run.failures,

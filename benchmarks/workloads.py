@@ -132,17 +132,20 @@ def dl4py_mlp_network():
     return MultiLayerNetwork(conf).init()
 
 
+#: Options of the dl4py system, set by the benchmark worker: ``blas_governor`` turns on ``net.blasThreads``.
+DL4PY_OPTIONS: dict = {"blas_governor": False}
+
+
 def _dl4py(w: Workload) -> tuple[Callable, dict]:
-    if w.group == "vae":
-        net = dl4py_vae_network()
+    net = {"vae": dl4py_vae_network, "ae": dl4py_ae_network}.get(w.group, dl4py_mlp_network)()
+    governed = bool(DL4PY_OPTIONS.get("blas_governor"))
+    net.blasThreads.enabled = net.blasThreads.inference = governed
+    extra = {"blas_governor": governed}
+    if w.group in ("vae", "ae"):
         if w.kind == "train":
-            return (lambda x: net.pretrainLayer(0, x)), {}
-        return net.output, {}
-    if w.group == "ae":
-        net = dl4py_ae_network()
-        return (lambda x: net.pretrainLayer(0, x)), {}
-    net = dl4py_mlp_network()
-    return (lambda x, y, yi: net.fit(x, y)), {}
+            return (lambda x: net.pretrainLayer(0, x)), extra
+        return net.output, extra
+    return (lambda x, y, yi: net.fit(x, y)), extra
 
 
 # ------------------------------------------------------------------------------------------------------------------

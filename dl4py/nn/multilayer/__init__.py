@@ -16,6 +16,7 @@ from ..conf.enums import DataType
 from ..conf.preprocessor import CnnToFeedForwardPreProcessor
 from ..layers import create_engine_layer
 from ..layers.base import EngineLayer, check_finite_values, to_engine_array, to_numeric_array
+from ..blas_threads import ThreadGovernor
 from ..updater import BlockUpdater, ParamEntry, param_entries
 
 _COMPUTE_DTYPE = {DataType.FLOAT: np.float32, DataType.DOUBLE: np.float64, DataType.HALF: np.float32}
@@ -39,13 +40,14 @@ class MultiLayerNetwork:
     a float64 value that is finite but overflows the network's float32. Before a training step uses a minibatch,
     its features and labels are checked for NaN/±inf, and the error names the row and column.
 
-    **Non-finite training steps.** ``fit``/``pretrain`` check each step: a non-finite score or gradient (before
-    the update) and non-finite parameters or updater state (after it). The policy, set with
-    :meth:`setNonFinitePolicy`, decides what happens then:
+    **Non-finite training steps.** ``fit``/``pretrain`` check each step: a non-finite score, a non-finite
+    gradient, or an update that would make a parameter or updater-state value non-finite (the updater kernels
+    first run dry, and write only when nothing would overflow). The policy, set with :meth:`setNonFinitePolicy`,
+    decides what happens then:
 
     * ``"raise"`` (default): :class:`NonFiniteException` naming the epoch, iteration and layer (also as its
-      ``epoch``/``iteration``/``layer`` attributes); parameters and updater state are left at (restored to) their
-      last finite values, and the iteration is not counted.
+      ``epoch``/``iteration``/``layer`` attributes); parameters and updater state are left at their last finite
+      values, and the iteration is not counted.
     * ``"skip"``: the step is dropped instead — parameters and updater state unchanged, iteration not counted, a
       warning logged on the ``dl4py.nn.multilayer`` logger, ``nonFiniteSkips`` incremented, and listeners that
       define ``onNonFiniteSkip(net, exception)`` are told. Training continues with the next minibatch.
@@ -58,6 +60,12 @@ class MultiLayerNetwork:
     passed explicitly. Training (``fit``, ``pretrain*``, ``computeGradientAndScore``), ``init``, ``setParams``,
     ``setNonFinitePolicy`` and loading parameters must not run while any other call uses the network; for
     concurrent training give each thread its own ``net.clone()``.
+
+    **BLAS threads** (a dl4py addition). ``blasThreads`` is a :class:`~dl4py.nn.blas_threads.ThreadGovernor`:
+    with ``net.blasThreads.enabled = True`` and a BLAS pool of more than one thread, training steps are timed with
+    that pool size and with one thread, per kind of step and minibatch size, and run with the faster — so more
+    threads never make training slower on a busy machine (``inference = True``: ``output`` too). Off by default:
+    products then differ at float rounding level from a fixed pool size, so governed runs are not bit-reproducible.
     """
 
     def __init__(self, conf: MultiLayerConfiguration) -> None:
@@ -74,6 +82,7 @@ class MultiLayerNetwork:
         self.rng = np.random.default_rng(conf.confs[0].seed)
         self._non_finite_policy = "raise"
         self.nonFiniteSkips = 0  # training steps dropped under the "skip" policy
+        self.blasThreads = ThreadGovernor()  # steps run with the faster of the BLAS pool size and one thread
 
     # ------------------------------------------------------------------------------------------------------------
     # construction and parameters
@@ -234,6 +243,7 @@ class MultiLayerNetwork:
     def clone(self) -> "MultiLayerNetwork":
         other = MultiLayerNetwork(self.conf.clone())
         other._non_finite_policy = self._non_finite_policy
+        other.blasThreads.enabled, other.blasThreads.inference = self.blasThreads.enabled, self.blasThreads.inference
         if self._initialized:
             other.init(self._params.copy())
             other.updater.set_state(self.updater.state)
@@ -282,7 +292,8 @@ class MultiLayerNetwork:
         if hasattr(x, "hasNext") or (not isinstance(x, np.ndarray) and _is_dataset_iterable(x)):
             return np.concatenate([self.output(_features_of(ds), train) for ds in _iterate(x)], axis=0)
         arr = self._as_input(x)
-        return self._forward(arr, train)[-1].copy()
+        with self.blasThreads.step(("output", arr.shape[0]), inference=True):
+            return self._forward(arr, train)[-1].copy()
 
     def feedForward(self, x: Any, train: bool = False) -> list[np.ndarray]:
         """[input, output of layer 0, output of layer 1, ...] (new arrays)."""
@@ -439,11 +450,12 @@ class MultiLayerNetwork:
         self._check_labels(labels, f"labels (epoch {ep}, iteration {it})")
         if self.numParams() == 0:
             return
-        score = self._gradient_and_score(x, labels)
-        problem = self._checked_update(
-            score, x, it, ep, None,
-            lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                        divide_by_minibatch=self.conf.confs[0].mini_batch))
+        with self.blasThreads.step(("fit", x.shape[0])):
+            score = self._gradient_and_score(x, labels)
+            problem = self._checked_update(
+                score, x, it, ep, None,
+                lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                            divide_by_minibatch=self.conf.confs[0].mini_batch))
         if problem is not None:
             self._on_non_finite(problem)
             return
@@ -593,18 +605,19 @@ class MultiLayerNetwork:
         conf = self.conf.confs[layerIdx]
         it, ep = conf.iteration_count, conf.epoch_count
         raw = self._as_input(features, f"features (layer {layerIdx}, epoch {ep}, iteration {it})", check_finite=True)
-        x = raw
-        for below in self.layers[:layerIdx]:
-            x = below.forward(x, False)
-        if not layer.pretrain_writes_whole_gradient:
-            layer.grad_flat.fill(0.0)
-        score = layer.pretrain_gradient_and_score(x)
-        score += layer.regularization_score(False, it, ep)
         updater = self.pretrain_updater(layerIdx)
-        problem = self._checked_update(
-            score, raw, it, ep, layerIdx,
-            lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                   divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
+        with self.blasThreads.step(("pretrain", layerIdx, raw.shape[0])):
+            x = raw
+            for below in self.layers[:layerIdx]:
+                x = below.forward(x, False)
+            if not layer.pretrain_writes_whole_gradient:
+                layer.grad_flat.fill(0.0)
+            score = layer.pretrain_gradient_and_score(x)
+            score += layer.regularization_score(False, it, ep)
+            problem = self._checked_update(
+                score, raw, it, ep, layerIdx,
+                lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
+                                       divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
         if problem is not None:
             self._on_non_finite(problem)
             return score

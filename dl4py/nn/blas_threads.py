@@ -1,0 +1,162 @@
+"""More BLAS threads must never make training slower: a governor that times the engine's steps with the BLAS pool
+size the caller configured and with one thread, and runs them with whichever is faster.
+
+Why: on a machine whose cores are busy with other work (a shared 2-vCPU box, a laptop running a browser), a
+second OpenBLAS thread waits for a core at every GEMM and a training step can get many times slower than with one
+thread ("thread-pool collapse"). Which setting wins depends on the minibatch size, the layer sizes and on the load
+of the moment, so it is measured, per kind of step and minibatch size, and measured again from time to time.
+
+The governor acts only when the BLAS pool has more than one thread (with one thread nothing changes), changes the
+pool size only for the duration of a step and restores the caller's value after it. The pool is reached through
+``threadpoolctl``; without it (or without a BLAS that threadpoolctl knows) the governor does nothing.
+
+OpenBLAS does not give bit-identical products for different thread counts, so a governed run can differ from a
+run with a fixed pool size at float rounding level, and from another governed run when the choice flips; and the
+pool size is process-wide, so networks trained concurrently in threads would change it under each other. The
+governor is therefore off unless asked for: ``enabled`` governs training steps, ``inference`` also governs
+inference calls.
+"""
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterator, Protocol
+
+__all__ = ["BlasPool", "ThreadGovernor", "blas_pool"]
+
+
+class BlasPool(Protocol):
+    """What the governor needs of a BLAS thread pool (threadpoolctl's library controllers have it)."""
+
+    def get_num_threads(self) -> int: ...
+
+    def set_num_threads(self, num_threads: int) -> Any: ...
+
+
+_POOL: BlasPool | None = None
+_POOL_LOOKED_UP = False
+_POOL_LOCK = threading.Lock()
+
+
+def blas_pool() -> BlasPool | None:
+    """The BLAS library NumPy uses, as a threadpoolctl controller (None when threadpoolctl is not installed or
+    finds no BLAS). Looked up once per process."""
+    global _POOL, _POOL_LOOKED_UP
+    if _POOL_LOOKED_UP:
+        return _POOL
+    with _POOL_LOCK:
+        if not _POOL_LOOKED_UP:
+            try:
+                import numpy  # noqa: F401  (threadpoolctl finds only libraries already loaded)
+                from threadpoolctl import ThreadpoolController
+
+                controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+                _POOL = controllers[0] if controllers else None
+            except Exception:  # no threadpoolctl, or it cannot inspect this process: the governor stays off
+                _POOL = None
+            _POOL_LOOKED_UP = True
+    return _POOL
+
+
+@dataclass
+class _KeyState:
+    """Timings and the current choice for one kind of step at one requested pool size."""
+
+    interval: int
+    order: list[int] = field(default_factory=list)  # thread counts still to probe, in order
+    samples: dict[int, list[float]] = field(default_factory=dict)
+    choice: int | None = None
+    until_probe: int = 0
+
+
+class ThreadGovernor:
+    """Chooses, per step key (e.g. ``("pretrain", layer, minibatch)``), between the caller's BLAS pool size and one
+    thread by timing steps with both (``probe_steps`` of each, interleaved, after one unrecorded warm-up step),
+    keeps the faster for ``interval`` steps, then probes again; the interval doubles (up to ``max_interval``)
+    while the choice stays the same and restarts at ``first_interval`` when it changes."""
+
+    def __init__(self, probe_steps: int = 3, first_interval: int = 50, max_interval: int = 3200,
+                 pool: BlasPool | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+        if probe_steps < 1 or first_interval < 1 or max_interval < first_interval:
+            raise ValueError("ThreadGovernor: probe_steps and first_interval must be >= 1 and "
+                             f"max_interval >= first_interval, got {probe_steps}, {first_interval}, {max_interval}")
+        self.probe_steps = probe_steps
+        self.first_interval = first_interval
+        self.max_interval = max_interval
+        self.enabled = False  # opt-in: a governed run is not bit-reproducible (see the module docstring)
+        self.inference = False  # also govern inference calls (off: they then stay bit-identical to sequential calls)
+        self._pool = pool
+        self._clock = clock
+        self._states: dict[Hashable, _KeyState] = {}
+        self._lock = threading.Lock()
+
+    def choice(self, key: Hashable, requested: int) -> int | None:
+        """The thread count chosen for ``key`` at pool size ``requested`` (None while still probing)."""
+        state = self._states.get((key, requested))
+        return None if state is None else state.choice
+
+    @contextlib.contextmanager
+    def step(self, key: Hashable, inference: bool = False) -> Iterator[None]:
+        """Run one step (the body of the ``with``) with the BLAS pool size chosen for ``key`` (an ``inference``
+        call only when :attr:`inference` is set)."""
+        pool = self._pool if self._pool is not None else blas_pool()
+        if not self.enabled or pool is None or (inference and not self.inference):
+            yield
+            return
+        requested = pool.get_num_threads()
+        if requested <= 1:
+            yield
+            return
+        with self._lock:
+            state = self._states.get((key, requested))
+            if state is None:
+                state = self._states[(key, requested)] = _KeyState(self.first_interval)
+                self._start_probe(state, requested, warm_up=True)
+            threads = self._next(state, requested)
+        if threads != requested:
+            pool.set_num_threads(threads)
+        start = self._clock()
+        try:
+            yield
+        finally:
+            elapsed = self._clock() - start
+            if threads != requested:
+                pool.set_num_threads(requested)
+            with self._lock:
+                self._record(state, threads, elapsed, requested)
+
+    # -- the probing schedule ----------------------------------------------------------------------------------
+    def _start_probe(self, state: _KeyState, requested: int, warm_up: bool = False) -> None:
+        state.order = ([0] if warm_up else []) + [requested, 1] * self.probe_steps  # 0: warm-up, not recorded
+        state.samples = {requested: [], 1: []}
+
+    @staticmethod
+    def _next(state: _KeyState, requested: int) -> int:
+        if state.order:
+            return state.order[0] or requested
+        return state.choice if state.choice is not None else requested
+
+    def _record(self, state: _KeyState, threads: int, elapsed: float, requested: int) -> None:
+        if state.order:
+            head = state.order.pop(0)
+            if head:
+                state.samples[head].append(elapsed)
+            if not state.order:
+                self._decide(state, requested)
+            return
+        state.until_probe -= 1
+        if state.until_probe <= 0:
+            self._start_probe(state, requested)
+
+    def _decide(self, state: _KeyState, requested: int) -> None:
+        medians = {n: statistics.median(s) for n, s in state.samples.items() if s}
+        best = min(medians, key=lambda n: (medians[n], n != requested))  # a tie keeps the caller's setting
+        if state.choice == best:
+            state.interval = min(2 * state.interval, self.max_interval)
+        else:
+            state.interval = self.first_interval
+        state.choice = best
+        state.until_probe = state.interval

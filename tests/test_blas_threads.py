@@ -1,0 +1,174 @@
+"""The BLAS thread governor: runs steps with the faster of the caller's pool size and one thread, restores the
+caller's setting after every step, re-probes, and never touches a one-thread pool. Deterministic: a fake pool and
+a fake clock stand in for OpenBLAS and time."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dl4py.nn.blas_threads import ThreadGovernor, blas_pool
+
+
+class FakePool:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.calls: list[int] = []
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+        self.threads = n
+
+
+class FakeClock:
+    """Time advances only inside steps, by the cost the test assigns to the pool size in use."""
+
+    def __init__(self, pool: FakePool, cost: dict[int, float]) -> None:
+        self.pool, self.cost, self.now, self.used = pool, cost, 0.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def run(self, governor: ThreadGovernor, key="k") -> None:
+        with governor.step(key):
+            self.used.append(self.pool.threads)
+            self.now += self.cost[self.pool.threads]
+
+
+def test_collapsing_pool_is_avoided_and_callers_setting_restored():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 7.0, 1: 1.0})  # two threads collapse (7x slower)
+    gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock)
+    assert not gov.enabled  # opt-in
+    gov.enabled = True
+    for _ in range(7):  # warm-up + 3 probes of each size
+        clock.run(gov)
+    assert clock.used == [2, 2, 1, 2, 1, 2, 1]
+    assert gov.choice("k", 2) == 1
+    for _ in range(10):
+        clock.run(gov)
+    assert clock.used[7:] == [1] * 10
+    assert pool.threads == 2  # restored after every step
+    clock.run(gov)  # interval over: probing again
+    assert clock.used[-1] == 2
+
+
+def test_faster_pool_is_kept_and_interval_doubles():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 1.0, 1: 1.8})
+    gov = ThreadGovernor(probe_steps=2, first_interval=4, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(5):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 2
+    for _ in range(4 + 4):  # exploit 4, probe 4 (same winner) ...
+        clock.run(gov)
+    assert gov._states[("k", 2)].interval == 8
+    assert set(clock.used[5:9]) == {2}
+
+
+def test_choice_follows_a_change_of_load():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 1.0, 1: 1.8})
+    gov = ThreadGovernor(probe_steps=2, first_interval=4, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(5 + 4):
+        clock.run(gov)
+    clock.cost = {2: 9.0, 1: 1.8}  # the machine got busy
+    for _ in range(4):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1
+    assert gov._states[("k", 2)].interval == 4
+
+
+def test_keys_are_timed_separately_and_one_thread_is_left_alone():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
+    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(3):
+        clock.run(gov, "a")
+    assert gov.choice("a", 2) == 1 and gov.choice("b", 2) is None
+    single = FakePool(1)
+    gov1 = ThreadGovernor(pool=single, clock=clock)
+    gov1.enabled = True
+    for _ in range(10):
+        with gov1.step("a"):
+            pass
+    assert single.calls == []
+    off = ThreadGovernor(pool=pool, clock=clock)
+    off.enabled = False
+    calls = len(pool.calls)
+    with off.step("a"):
+        pass
+    assert len(pool.calls) == calls
+
+
+def test_setting_restored_when_the_step_raises():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
+    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(3):
+        clock.run(gov)
+    with pytest.raises(RuntimeError):
+        with gov.step("k"):
+            assert pool.threads == 1
+            raise RuntimeError("boom")
+    assert pool.threads == 2
+
+
+def test_invalid_settings():
+    with pytest.raises(ValueError, match="probe_steps"):
+        ThreadGovernor(probe_steps=0)
+    with pytest.raises(ValueError, match="max_interval"):
+        ThreadGovernor(first_interval=10, max_interval=5)
+
+
+def test_network_steps_leave_the_real_pool_as_the_caller_set_it():
+    pool = blas_pool()
+    if pool is None:
+        pytest.skip("threadpoolctl finds no BLAS in this process")
+    from dl4py.learning.config import Adam
+    from dl4py.lossfunctions import LossFunctions
+    from dl4py.nn.conf import NeuralNetConfiguration
+    from dl4py.nn.conf.layers import DenseLayer, OutputLayer
+    from dl4py.nn.multilayer import MultiLayerNetwork
+
+    conf = (NeuralNetConfiguration.Builder().seed(1).updater(Adam(1e-3)).list()
+            .layer(DenseLayer.Builder().nIn(8).nOut(16).build())
+            .layer(OutputLayer.Builder(LossFunctions.LossFunction.MSE).nIn(16).nOut(2).build()).build())
+    net = MultiLayerNetwork(conf)
+    net.init()
+    net.blasThreads.enabled = net.blasThreads.inference = True
+    before = pool.get_num_threads()
+    try:
+        pool.set_num_threads(2)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((32, 8)).astype(np.float32), rng.standard_normal((32, 2)).astype(np.float32)
+        for _ in range(12):
+            net.fit(x, y)
+            net.output(x)
+            assert pool.get_num_threads() == 2
+        assert net.blasThreads.choice(("fit", 32), 2) in (1, 2)
+        assert net.blasThreads.choice(("output", 32), 2) in (1, 2)
+    finally:
+        pool.set_num_threads(before)
+
+
+def test_inference_is_governed_only_when_asked():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
+    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(5):
+        with gov.step("infer", inference=True):
+            pass
+    assert pool.calls == [] and gov.choice("infer", 2) is None
+    gov.inference = True
+    for _ in range(3):
+        with gov.step("infer", inference=True):
+            clock.now += clock.cost[pool.threads]
+    assert gov.choice("infer", 2) == 1
