@@ -1,4 +1,4 @@
-"""Plain-NumPy reference of one AutoEncoder pretraining step (the baseline of ``benchmarks/autoencoder.py``).
+"""Plain-NumPy reference of one AutoEncoder pretraining step (the NumPy column of ``python -m benchmarks``).
 
 The same model and step as dl4py's engine with the benchmark's configuration — tied weights, masking noise,
 sigmoid encoder and decoder, binary cross-entropy (XENT, predictions clipped to [1e-5, 1 − 1e-5]) against the
