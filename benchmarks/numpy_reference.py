@@ -1,4 +1,4 @@
-"""Plain-NumPy reference of one VAE pretraining step and of encoder-mean inference (the NumPy column of ``python -m benchmarks``).
+"""Plain-NumPy reference of one VAE pretraining step and of encoder-mean inference (``python -m benchmarks``).
 
 The same model and maths as dl4py's VariationalAutoencoder engine with a Bernoulli(sigmoid) reconstruction
 distribution, one sample of z, identity pzx activation (the only case this reference implements): a new array per

@@ -243,7 +243,8 @@ class MultiLayerNetwork:
     def clone(self) -> "MultiLayerNetwork":
         other = MultiLayerNetwork(self.conf.clone())
         other._non_finite_policy = self._non_finite_policy
-        other.blasThreads.enabled, other.blasThreads.inference = self.blasThreads.enabled, self.blasThreads.inference
+        other.blasThreads.enabled = self.blasThreads.enabled
+        other.blasThreads.inference = self.blasThreads.inference
         if self._initialized:
             other.init(self._params.copy())
             other.updater.set_state(self.updater.state)
