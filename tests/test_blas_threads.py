@@ -43,16 +43,17 @@ def test_collapsing_pool_is_avoided_and_callers_setting_restored():
     gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock)
     assert not gov.enabled  # opt-in
     gov.enabled = True
-    for _ in range(7):  # warm-up + 3 probes of each size
+    for _ in range(3):  # warm-up, one thread, then the pool: 7x slower ends the probe at once
         clock.run(gov)
-    assert clock.used == [2, 2, 1, 2, 1, 2, 1]
+    assert clock.used == [2, 1, 2]
     assert gov.choice("k", 2) == 1
     for _ in range(10):
         clock.run(gov)
-    assert clock.used[7:] == [1] * 10
+    assert clock.used[3:] == [1] * 10
     assert pool.threads == 2  # restored after every step
-    clock.run(gov)  # interval over: probing again
-    assert clock.used[-1] == 2
+    clock.run(gov)  # interval over: probing again, one thread first, then the pool
+    clock.run(gov)
+    assert clock.used[-2:] == [1, 2]
 
 
 def test_faster_pool_is_kept_and_interval_doubles():
@@ -125,6 +126,8 @@ def test_invalid_settings():
         ThreadGovernor(probe_steps=0)
     with pytest.raises(ValueError, match="max_interval"):
         ThreadGovernor(first_interval=10, max_interval=5)
+    with pytest.raises(ValueError, match="margin"):
+        ThreadGovernor(margin=1.0)
 
 
 def test_network_steps_leave_the_real_pool_as_the_caller_set_it():
@@ -172,3 +175,29 @@ def test_inference_is_governed_only_when_asked():
         with gov.step("infer", inference=True):
             clock.now += clock.cost[pool.threads]
     assert gov.choice("infer", 2) == 1
+
+
+def test_a_marginal_gain_keeps_one_thread():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 0.95, 1: 1.0})  # 5 % faster: within the margin, one thread is kept
+    gov = ThreadGovernor(probe_steps=2, first_interval=4, margin=0.1, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(5):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1
+
+
+def test_collapse_while_using_the_pool_triggers_a_probe_at_once():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 0.5, 1: 1.0})
+    gov = ThreadGovernor(probe_steps=1, first_interval=100, patience=2, pool=pool, clock=clock)
+    gov.enabled = True
+    for _ in range(3 + 5):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 2 and clock.used[3:] == [2] * 5
+    clock.cost = {2: 6.0, 1: 1.0}  # load arrives: two slow steps, then a probe (2, 1) instead of 95 more steps
+    for _ in range(2 + 2):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1
+    clock.run(gov)
+    assert clock.used[-1] == 1

@@ -19,6 +19,7 @@ inference calls.
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import threading
 import time
@@ -70,22 +71,37 @@ class _KeyState:
     samples: dict[int, list[float]] = field(default_factory=dict)
     choice: int | None = None
     until_probe: int = 0
+    one_thread_time: float = 0.0  # median step time with one thread at the last probe
+    slow_streak: int = 0  # consecutive steps with the pool clearly slower than one thread was
 
 
 class ThreadGovernor:
     """Chooses, per step key (e.g. ``("pretrain", layer, minibatch)``), between the caller's BLAS pool size and one
     thread by timing steps with both (``probe_steps`` of each, interleaved, after one unrecorded warm-up step),
     keeps the faster for ``interval`` steps, then probes again; the interval doubles (up to ``max_interval``)
-    while the choice stays the same and restarts at ``first_interval`` when it changes."""
+    while the choice stays the same and restarts at ``first_interval`` when it changes.
 
-    def __init__(self, probe_steps: int = 3, first_interval: int = 50, max_interval: int = 3200,
+    One thread never collapses, so it is the safe side: the pool size is chosen only when its median step is at
+    least ``margin`` faster; a probe ends at the first step with the pool that takes ``collapse_factor`` times the
+    one-thread median (a collapsed step can cost as much as twenty normal ones); and while the pool is in use,
+    ``patience`` consecutive steps slower than one thread was (by ``margin``) start a new probe at once — the load
+    of a shared machine changes within seconds."""
+
+    def __init__(self, probe_steps: int = 3, first_interval: int = 200, max_interval: int = 6400,
+                 margin: float = 0.1, patience: int = 2, collapse_factor: float = 2.0,
                  pool: BlasPool | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         if probe_steps < 1 or first_interval < 1 or max_interval < first_interval:
             raise ValueError("ThreadGovernor: probe_steps and first_interval must be >= 1 and "
                              f"max_interval >= first_interval, got {probe_steps}, {first_interval}, {max_interval}")
+        if not 0.0 <= margin < 1.0 or patience < 1 or collapse_factor <= 1.0:
+            raise ValueError("ThreadGovernor: margin must be in [0, 1), patience >= 1 and collapse_factor > 1, got "
+                             f"{margin}, {patience}, {collapse_factor}")
         self.probe_steps = probe_steps
         self.first_interval = first_interval
         self.max_interval = max_interval
+        self.margin = margin
+        self.patience = patience
+        self.collapse_factor = collapse_factor
         self.enabled = False  # opt-in: a governed run is not bit-reproducible (see the module docstring)
         self.inference = False  # also govern inference calls (off: they then stay bit-identical to sequential calls)
         self._pool = pool
@@ -130,7 +146,8 @@ class ThreadGovernor:
 
     # -- the probing schedule ----------------------------------------------------------------------------------
     def _start_probe(self, state: _KeyState, requested: int, warm_up: bool = False) -> None:
-        state.order = ([0] if warm_up else []) + [requested, 1] * self.probe_steps  # 0: warm-up, not recorded
+        # one thread first, so that a collapsing pool can be recognised at its first sample; 0: warm-up step
+        state.order = ([0] if warm_up else []) + [1, requested] * self.probe_steps
         state.samples = {requested: [], 1: []}
 
     @staticmethod
@@ -144,16 +161,30 @@ class ThreadGovernor:
             head = state.order.pop(0)
             if head:
                 state.samples[head].append(elapsed)
+            ones = state.samples[1]
+            if head == requested and ones and elapsed > self.collapse_factor * statistics.median(ones):
+                state.order.clear()  # collapsed: every further sample with the pool would cost as much
             if not state.order:
                 self._decide(state, requested)
             return
+        if threads != 1 and state.one_thread_time > 0.0:
+            slow = elapsed * (1.0 - self.margin) > state.one_thread_time
+            state.slow_streak = state.slow_streak + 1 if slow else 0
+            if state.slow_streak >= self.patience:
+                state.slow_streak = 0
+                state.interval = self.first_interval
+                self._start_probe(state, requested)
+                return
         state.until_probe -= 1
         if state.until_probe <= 0:
             self._start_probe(state, requested)
 
     def _decide(self, state: _KeyState, requested: int) -> None:
         medians = {n: statistics.median(s) for n, s in state.samples.items() if s}
-        best = min(medians, key=lambda n: (medians[n], n != requested))  # a tie keeps the caller's setting
+        one = medians.get(1, math.inf)
+        best = requested if medians.get(requested, math.inf) < (1.0 - self.margin) * one else 1
+        state.one_thread_time = one if one < math.inf else 0.0
+        state.slow_streak = 0
         if state.choice == best:
             state.interval = min(2 * state.interval, self.max_interval)
         else:
