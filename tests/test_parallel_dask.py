@@ -1,24 +1,34 @@
 """dl4py.parallel on a real local Dask cluster (two worker processes, one thread each).
 
-Skipped when Dask's distributed scheduler is not installed (``pip install 'dl4py[distributed]'``; the ``dev``
-extra installs it). CI skips them unless DL4PY_DASK_TESTS=1 (see below). One module-scoped cluster: creating one costs seconds, and every worker
-process imports the engine once. The whole module runs in well under 90 s.
+Skipped as a whole when Dask's distributed scheduler is not installed (``pip install 'dl4py[distributed]'``; the
+``dev`` extra installs it). One module-scoped cluster: creating one costs seconds, and every worker process imports
+the engine once. The whole module takes about 20 s on an idle 2-vCPU machine.
+
+Bounded in time, so a fault shows up as a failure, never as a hang: every training master here limits a round to
+``roundTimeout`` and a transfer to ``workerTimeout``, and every test (and the cluster's set-up and tear-down) runs
+under :func:`time_limit` — a SIGALRM that fails the test with the stacks of all threads, backed by faulthandler,
+which ends the process (stacks in ``$TMPDIR/dl4py-test-parallel-dask-<pid>.txt``) if even that cannot run.
 """
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import os
+import signal
+import sys
+import tempfile
 import threading
 import time
+import traceback
+from typing import Iterator
 
 import numpy as np
 import pytest
 
-if os.environ.get("DL4PY_DASK_TESTS") != "1":
-    # Local-cluster tests have hung on this loaded 2-vCPU machine (a worker round never returning); until that is
-    # diagnosed they run only on request, so a hang cannot block CI. Run: DL4PY_DASK_TESTS=1 python -m pytest ...
-    pytest.skip("Dask local-cluster tests run with DL4PY_DASK_TESTS=1", allow_module_level=True)
-distributed = pytest.importorskip("distributed")
-pytest.importorskip("dask.array")
+distributed = pytest.importorskip(
+    "distributed", reason="Dask's distributed scheduler is not installed: pip install 'dl4py[distributed]'"
+)
+pytest.importorskip("dask.array", reason="dask.array is not installed: pip install 'dask[distributed]'")
 
 from dl4py.activations import Activation  # noqa: E402
 from dl4py.datasets import DataSet  # noqa: E402
@@ -32,12 +42,64 @@ from dl4py.nn.multilayer import MultiLayerNetwork  # noqa: E402
 from dl4py.parallel import (  # noqa: E402
     DaskDl4jMultiLayer,
     ParameterAveragingTrainingMaster,
+    RoundTimeoutException,
     balanced_sizes,
     local_cluster,
     minibatch_indices,
 )
 
 SEED = 42
+TEST_TIME_LIMIT = 120.0  # seconds, per test; each takes < 5 s on an idle machine
+ROUND_TIMEOUT = 60.0  # the training masters' roundTimeout here
+WORKER_TIMEOUT = 30.0  # ... and workerTimeout (waits for workers, and every transfer)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the time bound
+# ------------------------------------------------------------------------------------------------------------------
+def _all_stacks() -> str:
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+    )
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Fail with every thread's stack (on stderr) when the block runs longer than ``seconds``.
+
+    The SIGALRM handler raises in the main thread wherever it waits (a lock, a socket, Dask's sync loop). Should
+    the main thread not get to run it (stuck in C code), faulthandler ends the process 30 s later after dumping
+    the stacks to a file (pytest's output capture would swallow them on stderr)."""
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        print(f"\n{what}: still running after {seconds:.0f} s; stacks of all threads:\n{_all_stacks()}",
+              file=sys.stderr)
+        pytest.fail(f"{what} took longer than {seconds:.0f} s (hard limit of this module); stacks on stderr")
+
+    path = os.path.join(tempfile.gettempdir(), f"dl4py-test-parallel-dask-{os.getpid()}.txt")
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    with open(path, "w") as stacks:
+        faulthandler.dump_traceback_later(seconds + 30.0, exit=True, file=stacks)
+        try:
+            yield
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    if os.path.getsize(path) == 0:
+        os.remove(path)
+
+
+@pytest.fixture(autouse=True)
+def _hard_time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    with time_limit(TEST_TIME_LIMIT, request.node.nodeid):
+        yield
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -83,8 +145,9 @@ def binary_patterns(n: int = 512, seed: int = 1):
 
 
 def master(batch: int, freq: int, workers=None, **options):
+    """A training master with the module's time bounds (``roundTimeout``, ``workerTimeout``) unless overridden."""
     b = ParameterAveragingTrainingMaster.Builder(workers, batch) if workers else ParameterAveragingTrainingMaster.Builder(batch)
-    b.averagingFrequency(freq)
+    b.averagingFrequency(freq).roundTimeout(ROUND_TIMEOUT).workerTimeout(WORKER_TIMEOUT)
     for name, value in options.items():
         getattr(b, name)(value)
     return b.build()
@@ -103,17 +166,47 @@ def slot_batches(n: int, slots: int, batch: int, epoch: int, seed: int = SEED):
 # ------------------------------------------------------------------------------------------------------------------
 # the cluster
 # ------------------------------------------------------------------------------------------------------------------
+def restore_workers(client, n: int = 2, timeout: float = 60.0) -> None:
+    """Wait until the cluster has ``n`` running workers again after one was killed.
+
+    A LocalCluster closes for good the nanny of a worker that is not back within
+    ``distributed.deploy.lost-worker-timeout`` of its death (15 s by default; the fixture raises it, as a restart
+    on a loaded machine can take that long); should it happen all the same, ``scale(n)`` starts a new nanny."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cluster = client.cluster
+        if cluster is not None and len(cluster.workers) < n:
+            cluster.scale(n)
+        try:
+            client.wait_for_workers(n, timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            return
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+
+
 @pytest.fixture(scope="module")
 def client():
-    cluster = local_cluster(2, dashboard_address=":0", memory_limit="2GiB")
-    c = distributed.Client(cluster)
-    try:
-        # pay each worker's one-off engine import (and numba cache load) once, up front
-        c.run(lambda: __import__("dl4py.nn.multilayer"))
-        yield c
-    finally:
-        c.close()
-        cluster.close()
+    import dask
+
+    # a killed worker's restart may take longer than the default 15 s on a loaded machine; the cluster must not
+    # give its nanny up meanwhile (see restore_workers)
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "10 minutes"}):
+        cluster = c = None
+        try:
+            with time_limit(TEST_TIME_LIMIT, "starting the local cluster"):
+                cluster = local_cluster(2, dashboard_address=":0", memory_limit="2GiB")
+                c = distributed.Client(cluster)
+                c.wait_for_workers(2, timeout=60)
+                # pay each worker's one-off engine import (and numba cache load) once, up front
+                c.run(lambda: __import__("dl4py.nn.multilayer"))
+            yield c
+        finally:
+            with time_limit(TEST_TIME_LIMIT, "closing the local cluster"):
+                if c is not None:
+                    c.close(timeout=30)
+                if cluster is not None:
+                    cluster.close(timeout=30)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -304,8 +397,8 @@ def test_no_workers_is_a_clear_error():
         with pytest.raises(DL4JException, match="no workers"):
             model.fit((x, y))
     finally:
-        c.close()
-        cluster.close()
+        c.close(timeout=30)
+        cluster.close(timeout=30)
 
 
 def test_task_errors_are_raised_not_retried_forever(client):
@@ -340,11 +433,51 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    model.fit((x, y))
-    fit_done = time.monotonic()
-    killer.join(timeout=30)
+    try:
+        model.fit((x, y))
+        fit_done = time.monotonic()
+        killer.join(timeout=30)
+    finally:
+        restore_workers(client)
     assert killed and killed[0] < fit_done, "the worker was not killed during the fit"
     assert model.getTrainingStats().rounds == undisturbed.getTrainingStats().rounds == 20
     np.testing.assert_array_equal(model.getNetwork().params(), undisturbed.getNetwork().params())
     np.testing.assert_array_equal(model.getNetwork().updaterState(), undisturbed.getNetwork().updaterState())
-    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_stuck_round_raises_a_clear_timeout_instead_of_hanging(client):
+    """A worker that neither answers nor dies (here: its engine lock held by another thread) is not waited for
+    forever: after roundTimeout the fit raises, naming the round, the slots and their workers; the network keeps
+    its parameters (never a partial average)."""
+    hold_s = 3.0
+
+    def hold_engine_lock(seconds: float) -> None:
+        import threading
+        import time
+
+        from dl4py.parallel import worker as W
+
+        held = threading.Event()
+
+        def hold() -> None:
+            with W._ENGINE_LOCK:
+                held.set()
+                time.sleep(seconds)
+
+        threading.Thread(target=hold, daemon=True).start()
+        held.wait(5)
+
+    x, y = classification_data(64)
+    model = DaskDl4jMultiLayer(client, mlp_conf(Adam(1e-2)), master(16, 1, roundTimeout=0.5))
+    before = model.getNetwork().params().copy()
+    t0 = time.monotonic()
+    client.run(hold_engine_lock, hold_s)
+    with pytest.raises(RoundTimeoutException) as info:
+        model.fit((x, y))
+    assert time.monotonic() - t0 < hold_s, "the fit waited for the stuck workers instead of timing out"
+    message = str(info.value)
+    assert message.startswith("fit: epoch 0, round 1 of 2: no result from worker slot 0 (task dl4py-fit-"), message
+    assert "running on worker tcp://" in message and "within roundTimeout = 0.5 s (waited " in message, message
+    np.testing.assert_array_equal(model.getNetwork().params(), before)
+    assert model.getNetwork().getIterationCount() == 0
+    time.sleep(max(0.0, hold_s + 0.5 - (time.monotonic() - t0)))  # the workers' locks are free again

@@ -57,6 +57,9 @@ def test_builder_chain_and_snake_case_aliases():
     lambda: Builder(16).saveUpdater("yes"),
     lambda: Builder(16).averagingFrequency(2.5),
     lambda: Builder(16).workerTimeout(-1),
+    lambda: Builder(16).roundTimeout(0),
+    lambda: Builder(16).roundTimeout(float("inf")),
+    lambda: Builder(16).roundTimeout(float("nan")),
 ])
 def test_builder_rejects_bad_values(call):
     with pytest.raises(DL4JInvalidConfigException):
@@ -64,9 +67,10 @@ def test_builder_rejects_bad_values(call):
 
 
 def test_training_master_json_round_trip():
-    tm = Builder(3, 64).averagingFrequency(7).saveUpdater(False).rngSeed(-5).build()
+    tm = Builder(3, 64).averagingFrequency(7).saveUpdater(False).rngSeed(-5).roundTimeout(12.5).build()
     again = ParameterAveragingTrainingMaster.fromJson(tm.toJson())
     assert again == tm
+    assert again.getRoundTimeout() == 12.5 and Builder(16).build().getRoundTimeout() == 600.0
     assert '"@class": "org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster"' in tm.toJson()
     with pytest.raises(InvalidJsonException):
         ParameterAveragingTrainingMaster.fromJson('{"bogus": 1}')

@@ -27,6 +27,7 @@ _LAZY = {
     "DaskDl4jMultiLayer": "dask_multilayer",
     "Evaluation": "dask_multilayer",
     "ParameterAveragingTrainingStats": "dask_multilayer",
+    "RoundTimeoutException": "dask_multilayer",
     "local_cluster": "dask_multilayer",
     "require_dask": "dask_multilayer",
 }
@@ -46,6 +47,7 @@ __all__ = [
     "DaskDl4jMultiLayer",
     "Evaluation",
     "ParameterAveragingTrainingStats",
+    "RoundTimeoutException",
     "local_cluster",
     "require_dask",
     "balanced_sizes",

@@ -7,9 +7,14 @@ One round: the driver broadcasts the flat parameters (+ updater state when ``sav
 once *all* results are in, the driver averages them (parameters, and the updater state as DL4J does) and advances
 the iteration count. A slot whose worker dies is rescheduled by Dask (retries); a round whose inputs were lost is
 run again from the same state, so a failure never yields a partial average and never changes the result.
+
+Every wait on the cluster is bounded (see :mod:`dl4py.parallel._cluster`): transfers and queries by
+``max(workerTimeout, 30 s)`` (a time-out counts as a failed attempt and the round is run again), the results of a
+round by ``roundTimeout`` (then :class:`RoundTimeoutException` names the round, the missing slots and their workers).
 """
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -24,6 +29,7 @@ from ..exceptions import (
     MissingDependencyException,
     NonFiniteException,
 )
+from . import _cluster as C
 from . import worker as W
 from .data import ShardSet
 from .training_master import ParameterAveragingTrainingMaster
@@ -58,6 +64,11 @@ def local_cluster(n_workers: int = 2, **kwargs: Any):
 
 class _RoundInputLost(ConnectionError):
     """A round's shard or parameter vector was lost with a worker while its tasks waited (the round is re-run)."""
+
+
+class RoundTimeoutException(DL4JException):
+    """The results of a round (or of a scoring pass) were not all in after ``roundTimeout`` seconds. The message
+    names the round, the worker slots still missing, their task state and worker, and how long the driver waited."""
 
 
 def _task_error(e: BaseException, futures: list) -> bool:
@@ -295,7 +306,7 @@ class DaskDl4jMultiLayer:
         self.network._output_layer()
         shards = self._shards(data, need_labels=True, what="calculateScore")
         try:
-            results = self._map_shards(shards, W.score_shard, {"kind": "fit"})
+            results = self._map_shards(shards, W.score_shard, {"kind": "fit"}, "calculateScore")
         finally:
             shards.release()
         total = sum(r["sum"] for r in results)
@@ -317,7 +328,8 @@ class DaskDl4jMultiLayer:
             raise DL4JInvalidConfigException(f"calculatePretrainScore: layer {layerIdx} is not pretrainable")
         shards = self._shards(data, need_labels=False, what="calculatePretrainScore")
         try:
-            results = self._map_shards(shards, W.score_shard, {"kind": "pretrain", "layer": layerIdx})
+            results = self._map_shards(shards, W.score_shard, {"kind": "pretrain", "layer": layerIdx},
+                                       f"calculatePretrainScore of layer {layerIdx}")
         finally:
             shards.release()
         total = sum(r["sum"] for r in results)
@@ -333,7 +345,7 @@ class DaskDl4jMultiLayer:
         try:
             n_out = shards.n_labels or 1
             n_classes = max(2, n_out) if n_out == 1 else n_out
-            results = self._map_shards(shards, W.evaluate_shard, {"n_classes": n_classes})
+            results = self._map_shards(shards, W.evaluate_shard, {"n_classes": n_classes}, "evaluate")
         finally:
             shards.release()
         return Evaluation(sum(r["confusion"] for r in results))
@@ -341,8 +353,12 @@ class DaskDl4jMultiLayer:
     # ------------------------------------------------------------------------------------------------------------
     # machinery
     # ------------------------------------------------------------------------------------------------------------
+    def _comm_timeout(self) -> float:
+        """Seconds any one transfer or query may take: ``max(workerTimeout, 30 s)``."""
+        return max(30.0, float(self.trainingMaster.workerTimeout))
+
     def _workers(self) -> list[str]:
-        return sorted(self.client.scheduler_info().get("workers", {}))
+        return C.running_workers(self.client, self._comm_timeout())
 
     def _require_workers(self, wait: float = 0.0) -> int:
         deadline = time.monotonic() + wait
@@ -365,14 +381,16 @@ class DaskDl4jMultiLayer:
             from ._plugin import SingleThreadPlugin
 
             register = getattr(self.client, "register_plugin", None) or self.client.register_worker_plugin
-            register(SingleThreadPlugin())
+            C.bounded_blocking(lambda: register(SingleThreadPlugin()), self._comm_timeout(),
+                               "registering the single-thread worker plugin")
             self._plugin_done = True
         return n
 
     def _shards(self, data: Any, need_labels: bool, what: str) -> ShardSet:
         n_workers = self._setup_cluster()
         slots = self.trainingMaster.numWorkers or n_workers
-        return ShardSet(self.client, data, slots, self.network.dtype, need_labels, what)
+        return ShardSet(self.client, data, slots, self.network.dtype, need_labels, what,
+                        timeout=self._comm_timeout(), compute_timeout=self.trainingMaster.roundTimeout)
 
     def _conf_json(self) -> str:
         """The configuration as DL4J JSON with the counters zeroed (they travel per round), so the workers' cache
@@ -389,36 +407,89 @@ class DaskDl4jMultiLayer:
         s = self.trainingMaster.rngSeed
         return int(self.network.conf.confs[0].seed if s is None else s)
 
-    def _gather(self, futures: list, inputs: tuple = ()) -> list:
-        """Wait for all futures (never a partial result); give up when the cluster stays without workers, and
-        start the round again when one of its inputs was lost meanwhile."""
+    def _broadcast(self, payload: np.ndarray, slot_data: dict[int, Any], label: str) -> dict[int, Any]:
+        """Send ``payload`` once to every worker that holds a slot's shard (each copy to one worker, through the
+        scheduler); returns slot → the future of the copy on that slot's worker, so each task finds both of its
+        inputs where it runs.
+
+        Not ``scatter(broadcast=True)``: the scheduler's replication behind it never returns when a target worker
+        dies during the copy (distributed 2026.8), which hung rounds in the local-cluster tests."""
+        timeout = self._comm_timeout()
+        alive = self._workers()
+        if not alive:
+            raise C.ClusterTimeout(f"{label}: no running worker to send the parameters to")
+        located = C.who_has(self.client, slot_data.values(), timeout)
+        target: dict[int, str] = {}
+        for k, f in slot_data.items():
+            holders = [w for w in located.get(f.key, ()) if w in alive]
+            # a shard still being computed has no holder yet; it was placed on worker k mod W (ShardSet)
+            target[k] = holders[0] if holders else alive[k % len(alive)]
+        tag = uuid.uuid4().hex[:12]
+        keys = {w: f"dl4py-params-{tag}-{i}" for i, w in enumerate(sorted(set(target.values())))}
+
+        async def scatter_all() -> dict:
+            parts = await asyncio.gather(*(C.scatter_to(self.client, {key: payload}, w) for w, key in keys.items()))
+            return {key: fut for part in parts for key, fut in part.items()}
+
+        copies = C.bounded(self.client, scatter_all, timeout,
+                           f"{label}: sending the parameters to worker(s) {', '.join(keys)}")
+        return {k: copies[keys[w]] for k, w in target.items()}
+
+    def _describe_pending(self, label: str, slots: dict[int, Any], waited: float) -> str:
+        """Which slots of a round have no result yet, in which task state, on which worker (best effort)."""
+        pending = {k: f for k, f in slots.items() if getattr(f, "status", "pending") != "finished"}
+        try:
+            running_on = {key: w for w, keys in C.processing(self.client, 5.0).items() for key in keys}
+        except Exception:  # noqa: BLE001 - a diagnostic only; the time-out is raised regardless
+            running_on = {}
+        parts = []
+        for k, f in sorted(pending.items()):
+            where = running_on.get(f.key)
+            parts.append(f"slot {k} (task {f.key}, {getattr(f, 'status', '?')}, "
+                         + (f"running on worker {where})" if where else "not running on any worker)"))
+        return (f"{label}: no result from worker {', '.join(parts) or 'aggregation'} within roundTimeout = "
+                f"{self.trainingMaster.roundTimeout:g} s (waited {waited:.1f} s; {len(slots) - len(pending)} of "
+                f"{len(slots)} slot(s) finished). If a round legitimately takes this long, raise roundTimeout "
+                "(ParameterAveragingTrainingMaster.Builder.roundTimeout).")
+
+    def _gather(self, futures: list, inputs: tuple, label: str, slots: Optional[dict[int, Any]] = None) -> list:
+        """Wait for all futures (never a partial result), at most ``roundTimeout`` seconds; start the round again
+        when one of its inputs was lost meanwhile, give up when the cluster stays without workers."""
         from distributed import wait
 
-        timeout = self.trainingMaster.workerTimeout
+        tm = self.trainingMaster
+        slots = slots if slots is not None else dict(enumerate(futures))
+        start = time.monotonic()
         empty_since: Optional[float] = None
         while True:
             try:
                 wait(futures, timeout=1.0)
                 break
-            except TimeoutError:
-                lost = [f for f in inputs if getattr(f, "status", "finished") in ("lost", "cancelled", "error")]
-                if lost:
-                    raise _RoundInputLost(f"{len(lost)} input(s) of the round were lost with a worker") from None
-                if self._workers():
-                    empty_since = None
-                elif empty_since is None:
-                    empty_since = time.monotonic()
-                elif time.monotonic() - empty_since > timeout:
-                    raise DL4JException(
-                        f"the Dask cluster has had no workers for {timeout:.0f} s while a round was running"
-                    ) from None
-        return self.client.gather(futures, direct=True)
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+            lost = [f for f in inputs if getattr(f, "status", "finished") in ("lost", "cancelled", "error")]
+            if lost:
+                raise _RoundInputLost(f"{label}: {len(lost)} input(s) of the round were lost with a worker")
+            now = time.monotonic()
+            if self._workers():
+                empty_since = None
+            elif empty_since is None:
+                empty_since = now
+            elif now - empty_since > tm.workerTimeout:
+                raise DL4JException(
+                    f"{label}: the Dask cluster has had no workers for {tm.workerTimeout:.0f} s while the round "
+                    "was running"
+                )
+            if now - start > tm.roundTimeout:
+                raise RoundTimeoutException(self._describe_pending(label, slots, now - start))
+        return C.gather(self.client, futures, self._comm_timeout(), f"{label}: collecting the results")
 
-    def _aggregate(self, futures: list, inputs: tuple = ()) -> dict:
+    def _aggregate(self, futures: list, inputs: tuple, label: str, slots: dict[int, Any]) -> dict:
         """Tree aggregation (DL4J's aggregationDepth): partial sums on the workers while there are more results
         than the fan-in ⌈N^(1/depth)⌉, the rest summed on the driver."""
         depth = self.trainingMaster.aggregationDepth
         level = list(futures)
+        combines: list = []
         if depth > 1 and len(level) > 2:
             fan = max(2, math.ceil(len(level) ** (1.0 / depth)))
             while len(level) > fan:
@@ -427,37 +498,43 @@ class DaskDl4jMultiLayer:
                                        retries=self.trainingMaster.taskRetries)
                     for i in range(0, len(level), fan)
                 ]
-        return W.combine_results(*self._gather(level, inputs))
+                combines.extend(level)
+        try:
+            return W.combine_results(*self._gather(level, inputs, label, slots))
+        finally:
+            for f in combines:
+                f.release()
 
-    def _run(self, shards: ShardSet, fn: Any, payload: np.ndarray, specs: list[dict], what: str) -> list:
+    def _run(self, shards: ShardSet, fn: Any, payload: np.ndarray, specs: list[dict], what: str, label: str) -> Any:
         """Submit ``fn(shard_k, payload, spec_k)`` for every spec and gather all results, re-running the whole
-        round (from the same inputs) when data were lost with a worker."""
+        round (from the same inputs) when data were lost with a worker or a transfer timed out."""
         tm = self.trainingMaster
         last: Optional[BaseException] = None
-        for attempt in range(tm.maxRoundAttempts):
+        for attempt in range(1, tm.maxRoundAttempts + 1):
             futures: list = []
+            copies: dict[int, Any] = {}
+            attempt_label = label if attempt == 1 else f"{label} (attempt {attempt} of {tm.maxRoundAttempts})"
             try:
-                if attempt:
+                if attempt > 1:
                     self._require_workers(wait=tm.workerTimeout)
                     shards.refresh()
                 t0 = time.perf_counter()
-                # through the scheduler, which knows which workers are alive (a direct scatter to a worker that
-                # just died waits for connection time-outs); bounded all the same
-                payload_f = self.client.scatter([payload], broadcast=True, hash=False, direct=False,
-                                                timeout=max(30.0, tm.workerTimeout))[0]
+                slot_data = {s["slot"]: shards.future(s["slot"]) for s in specs}
+                copies = self._broadcast(payload, slot_data, attempt_label)
                 t1 = time.perf_counter()
                 tag = uuid.uuid4().hex[:12]
                 futures = [
-                    self.client.submit(fn, shards.future(s["slot"]), payload_f, s, pure=False, retries=tm.taskRetries,
-                                       key=f"dl4py-{what}-{tag}-{s['slot']}")
+                    self.client.submit(fn, slot_data[s["slot"]], copies[s["slot"]], s, pure=False,
+                                       retries=tm.taskRetries, key=f"dl4py-{what}-{tag}-{s['slot']}")
                     for s in specs
                 ]
-                inputs = (payload_f, *[shards.future(s["slot"]) for s in specs])
+                slots = {s["slot"]: f for s, f in zip(specs, futures)}
+                inputs = (*copies.values(), *slot_data.values())
                 if fn is W.train_round:
-                    out = self._aggregate(futures, inputs)
+                    out = self._aggregate(futures, inputs, attempt_label, slots)
                 else:
-                    out = self._gather(futures, inputs)
-                self._last_timing = (t1 - t0, time.perf_counter() - t1, attempt + 1)
+                    out = self._gather(futures, inputs, attempt_label, slots)
+                self._last_timing = (t1 - t0, time.perf_counter() - t1, attempt)
                 return out
             except Exception as e:  # noqa: BLE001 - sorted by _task_error
                 if _task_error(e, futures):
@@ -465,14 +542,14 @@ class DaskDl4jMultiLayer:
                 last = e
                 self._stats.failedAttempts += 1
             finally:
-                for f in futures:
+                for f in (*futures, *copies.values()):
                     f.release()
         raise DL4JException(
-            f"{what}: a round failed {tm.maxRoundAttempts} time(s) because workers or their data were lost; "
-            f"last error: {last!r}"
+            f"{label}: failed {tm.maxRoundAttempts} time(s) because workers or their data were lost or did not "
+            f"answer; last error: {last!r}"
         ) from last
 
-    def _map_shards(self, shards: ShardSet, fn: Any, extra: dict) -> list:
+    def _map_shards(self, shards: ShardSet, fn: Any, extra: dict, label: str) -> list:
         net = self.network
         base = {
             "conf": self._conf_json(), "seed": self._seed(), "batch": self.trainingMaster.batchSizePerWorker,
@@ -480,7 +557,7 @@ class DaskDl4jMultiLayer:
         }
         base.update(extra)
         specs = [dict(base, slot=k) for k in range(shards.num_slots)]
-        return self._run(shards, fn, net.params().copy(), specs, fn.__name__)
+        return self._run(shards, fn, net.params().copy(), specs, fn.__name__, label)
 
     def _train(self, shards: ShardSet, kind: str, layer: int, numEpochs: int) -> None:
         net, tm = self.network, self.trainingMaster
@@ -517,7 +594,9 @@ class DaskDl4jMultiLayer:
                     if tm.saveUpdater:
                         parts.append(updater.state)
                     payload = np.concatenate(parts)
-                    combined = self._run(shards, W.train_round, payload, specs, kind)
+                    label = (f"{'fit' if kind == 'fit' else f'pretraining of layer {layer}'}: epoch {epoch}, "
+                             f"round {r + 1} of {n_rounds}")
+                    combined = self._run(shards, W.train_round, payload, specs, kind, label)
                     t_apply = time.perf_counter()
                     self._apply(combined, updater, conf, n_params, kind, layer, epoch, r)
                     t_end = time.perf_counter()
@@ -534,7 +613,7 @@ class DaskDl4jMultiLayer:
         if not np.all(np.isfinite(params)):
             where = "fit" if kind == "fit" else f"pretraining of layer {layer}"
             raise NonFiniteException(
-                f"averaged parameters became NaN/inf in {where}, epoch {epoch}, round {r} (iteration "
+                f"averaged parameters became NaN/inf in {where}, epoch {epoch}, round {r + 1} (iteration "
                 f"{conf.iteration_count}); the network keeps the parameters of the previous round"
             )
         net.params()[:] = params
@@ -568,4 +647,5 @@ def _check_epochs(numEpochs: Any, what: str) -> None:
         raise DL4JInvalidConfigException(f"{what}: numEpochs must be an integer > 0, got {numEpochs!r}")
 
 
-__all__ = ["DaskDl4jMultiLayer", "Evaluation", "ParameterAveragingTrainingStats", "local_cluster", "require_dask"]
+__all__ = ["DaskDl4jMultiLayer", "Evaluation", "ParameterAveragingTrainingStats", "RoundTimeoutException",
+           "local_cluster", "require_dask"]

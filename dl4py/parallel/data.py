@@ -17,11 +17,13 @@ source on the next attempt at a round (re-scattered from the client, or recomput
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..exceptions import DL4JInvalidInputException
+from . import _cluster as C
 from . import worker as W
 
 
@@ -66,10 +68,17 @@ def _is_array(obj: Any) -> bool:
 
 
 class ShardSet:
-    """The data of one ``fit``/``pretrain``/score call: one future per non-empty slot, plus how to rebuild it."""
+    """The data of one ``fit``/``pretrain``/score call: one future per non-empty slot, plus how to rebuild it.
 
-    def __init__(self, client: Any, data: Any, slots: int, dtype: np.dtype, need_labels: bool, what: str) -> None:
+    ``timeout``: seconds any one transfer or query (scattering a shard) may take, ``compute_timeout``: seconds
+    a computation on the cluster (counting a bag's examples) may take, before
+    :class:`~dl4py.parallel._cluster.ClusterTimeout` is raised."""
+
+    def __init__(self, client: Any, data: Any, slots: int, dtype: np.dtype, need_labels: bool, what: str,
+                 timeout: float = 60.0, compute_timeout: Optional[float] = None) -> None:
         self.client = client
+        self.timeout = float(timeout)
+        self.compute_timeout = float(timeout if compute_timeout is None else compute_timeout)
         self.dtype = np.dtype(dtype).name
         self.need_labels = need_labels
         self.what = what
@@ -119,7 +128,18 @@ class ShardSet:
 
     # -- construction -------------------------------------------------------------------------------------------
     def _workers(self) -> list[str]:
-        return sorted(self.client.scheduler_info().get("workers", {}))
+        return C.running_workers(self.client, self.timeout)
+
+    def _scatter(self, shard: Any, k: int) -> Any:
+        """Scatter slot k's shard to worker k mod W (bounded; no replication)."""
+        workers = self._workers()
+        if not workers:
+            raise C.ClusterTimeout(f"{self.what}: no running worker to hold the data of slot {k}")
+        key = f"dl4py-shard-{uuid.uuid4().hex[:12]}-{k}"
+        target = workers[k % len(workers)]
+        out = C.bounded(self.client, lambda: C.scatter_to(self.client, {key: shard}, target), self.timeout,
+                        f"{self.what}: scattering the data of slot {k} to {target}")
+        return out[key]
 
     def _compute_on(self, delayed_shard: Any, k: int) -> Any:
         """Compute a shard on the cluster, preferably on worker k mod W (one shard per worker, so the rounds'
@@ -194,10 +214,7 @@ class ShardSet:
             start = b
 
             def build(a: int = a, b: int = b, k: int = k) -> Any:
-                shard = W.make_shard(x[a:b], None if y is None else y[a:b], self.dtype)
-                workers = self._workers()
-                target = [workers[k % len(workers)]] if workers else None
-                return self.client.scatter([shard], workers=target, hash=False)[0]
+                return self._scatter(W.make_shard(x[a:b], None if y is None else y[a:b], self.dtype), k)
 
             self._builders.append(build)
             self.sizes.append(size)
@@ -261,10 +278,7 @@ class ShardSet:
             def build(group: list[int] = group, k: int = k) -> Any:
                 gx = np.concatenate([xs[i] for i in group], axis=0)
                 gy = np.concatenate([ys[i] for i in group], axis=0) if ys else None
-                shard = W.make_shard(gx, gy, self.dtype)
-                workers = self._workers()
-                target = [workers[k % len(workers)]] if workers else None
-                return self.client.scatter([shard], workers=target, hash=False)[0]
+                return self._scatter(W.make_shard(gx, gy, self.dtype), k)
 
             self._builders.append(build)
             self.sizes.append(int(sum(xs[i].shape[0] for i in group)))
@@ -275,7 +289,12 @@ class ShardSet:
         bag = self.client.persist(bag)
         parts = bag.to_delayed()
         count = dask.delayed(_count_rows, pure=True)
-        counts = self.client.gather(self.client.compute([count(p) for p in parts]))
+        counting = self.client.compute([count(p) for p in parts])
+        try:
+            counts = C.gather(self.client, counting, self.compute_timeout, f"{self.what}: counting the bag's examples")
+        finally:
+            for f in counting:
+                f.release()
         concat = dask.delayed(W.concat_pieces, pure=True)
         for k, group in enumerate(group_by_counts([int(c) for c in counts], slots)):
             shard = concat(self.dtype, self.need_labels, *[parts[i] for i in group])

@@ -32,7 +32,8 @@ Deliberate differences from DL4J, all documented in docs/parallel.md:
 
 dl4py additions: ``shuffle``, ``taskRetries`` (Dask retries of a failed task, default 2), ``maxRoundAttempts``
 (re-runs of a whole round after lost data, default 3), ``workerTimeout`` (seconds to wait for workers to come back
-after a failure, default 60).
+after a failure, and — at least 30 s — for any one transfer or query, default 60), ``roundTimeout`` (seconds to wait
+for the results of one round before giving up with a ``RoundTimeoutException``, default 600).
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ _FIELDS = (
     "taskRetries",
     "maxRoundAttempts",
     "workerTimeout",
+    "roundTimeout",
 )
 
 
@@ -86,6 +88,7 @@ class ParameterAveragingTrainingMaster:
         self.taskRetries: int = builder._task_retries
         self.maxRoundAttempts: int = builder._round_attempts
         self.workerTimeout: float = builder._worker_timeout
+        self.roundTimeout: float = builder._round_timeout
 
     # -- DL4J getters -----------------------------------------------------------------------------------------------
     def getNumWorkers(self) -> Optional[int]:
@@ -114,6 +117,12 @@ class ParameterAveragingTrainingMaster:
 
     def getIsCollectTrainingStats(self) -> bool:
         return self.collectTrainingStats
+
+    def getWorkerTimeout(self) -> float:
+        return self.workerTimeout
+
+    def getRoundTimeout(self) -> float:
+        return self.roundTimeout
 
     def setCollectTrainingStats(self, collectTrainingStats: bool) -> None:
         self.collectTrainingStats = bool(collectTrainingStats)
@@ -148,6 +157,7 @@ class ParameterAveragingTrainingMaster:
             "taskRetries": b.taskRetries,
             "maxRoundAttempts": b.maxRoundAttempts,
             "workerTimeout": b.workerTimeout,
+            "roundTimeout": b.roundTimeout,
         }
         for name, setter in setters.items():
             if doc.get(name) is not None:
@@ -202,6 +212,7 @@ class ParameterAveragingTrainingMaster:
             self._task_retries = 2
             self._round_attempts = 3
             self._worker_timeout = 60.0
+            self._round_timeout = 600.0
 
         def batchSizePerWorker(self, batchSizePerWorker: int) -> "ParameterAveragingTrainingMaster.Builder":
             """Examples per minibatch on each worker (DL4J's default 16; dl4py's: the constructor's number)."""
@@ -265,12 +276,26 @@ class ParameterAveragingTrainingMaster:
             return self
 
         def workerTimeout(self, seconds: float) -> "ParameterAveragingTrainingMaster.Builder":
-            """dl4py: seconds to wait for workers to (re)join after a failure before giving up."""
+            """dl4py: seconds to wait for workers to (re)join after a failure before giving up; any one transfer
+            or query (scattering the round's vector or a shard, gathering results) may take max(this, 30 s)
+            before the round counts as failed and is run again."""
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
                 raise DL4JInvalidConfigException(
                     f"ParameterAveragingTrainingMaster: workerTimeout must be a number >= 0, got {seconds!r}"
                 )
             self._worker_timeout = float(seconds)
+            return self
+
+        def roundTimeout(self, seconds: float) -> "ParameterAveragingTrainingMaster.Builder":
+            """dl4py: seconds to wait for the results of one round (from submitting its tasks; per attempt)
+            before raising ``RoundTimeoutException``, which names the round, the worker slots still missing and
+            their workers. A worker that dies does not count against it: its task is rescheduled or the round is
+            run again. Default 600 s; must exceed the time ``averagingFrequency`` minibatches take on a worker."""
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+                raise DL4JInvalidConfigException(
+                    f"ParameterAveragingTrainingMaster: roundTimeout must be a finite number > 0, got {seconds!r}"
+                )
+            self._round_timeout = float(seconds)
             return self
 
         def build(self) -> "ParameterAveragingTrainingMaster":
