@@ -225,15 +225,25 @@ class EngineLayer:
         if not isinstance(conf, BaseLayer):
             return 0.0
         total = 0.0
-        weights = set(conf.weightKeys())
-        biases = set(conf.biasKeys())
-        for key in self.keys:
-            if backprop_only and conf.isPretrainParam(key):
+        for key, kind, pretrain in self._regularized_keys():
+            if backprop_only and pretrain:
                 continue
-            regs = conf.regularization if key in weights else conf.regularization_bias if key in biases else []
+            regs = conf.regularization if kind == "W" else conf.regularization_bias
             if regs:
                 total += regularization_score(regs, self.param_slice(key), iteration, epoch)
         return total
+
+    def _regularized_keys(self) -> list[tuple[str, str, bool]]:
+        """(key, "W" or "b", pretrain-only) for the weight and bias parameters, in layout order (computed once:
+        the configuration's key lists are rebuilt on every call, a per-step allocation)."""
+        cached = getattr(self, "_reg_keys", None)
+        if cached is None:
+            conf = self.conf
+            weights, biases = set(conf.weightKeys()), set(conf.biasKeys())
+            cached = [(k, "W" if k in weights else "b", conf.isPretrainParam(k)) for k in self.keys
+                      if k in weights or k in biases]
+            self._reg_keys = cached
+        return cached
 
 
 # -- input conversion shared by the network and the layers' own public methods ----------------------------------
