@@ -124,3 +124,82 @@ def test_kernel_argument_checks():
         KD.part_nll(KD.GAUSSIAN, x, np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3), False, False)
     with pytest.raises(ValueError, match=r"\[L\*N, K\]"):
         KD.reparam_forward(*(np.zeros((3, 2)) for _ in range(4)), np.zeros((4, 2)), np.zeros((4, 2)))
+
+
+def _general_bernoulli_path(code, x, o, b, a, grad, db, row, acc, gscale, add_rows, e):
+    """``nll_and_gradient``'s four-kernel path, called stage by stage (the fused Bernoulli + sigmoid kernel must
+    give these results bit for bit)."""
+    KA.bias_act_forward(code, KA.params(code), o, b, a)
+    want = grad is not None
+    g = (grad if e is None else e) if want else a
+    total = KD.part_nll(KD.BERNOULLI, x, a, g, row, want, add_rows)
+    if want:
+        KA.act_backward(code, KA.params(code), o, a, g, grad)
+        KD.part_grad_finish(True, grad, db, acc, gscale)
+    return total
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("samples,want,scratch,add_rows", [(1, True, True, False), (2, True, False, False),
+                                                           (3, False, False, True), (1, True, False, True)])
+def test_fused_bernoulli_sigmoid_equals_the_general_path_bit_for_bit(dtype, samples, want, scratch, add_rows):
+    rng = np.random.default_rng(11)
+    n, d = 7, 45  # odd sizes: vector bodies and scalar remainders
+    x = rng.random((n, d)).astype(dtype)
+    x[:, ::4] = x[:, ::4] > 0.5
+    o = (rng.standard_normal((samples * n, d)) * 8).astype(dtype)
+    o[0, :4] = [100.0, -800.0, 0.0, -0.0]  # saturated p (NaN gradients -> 0) and signed zeros
+    b = rng.standard_normal(d).astype(dtype)
+    results = []
+    for fused in (True, False):
+        oo, a = o.copy(), np.empty_like(o)
+        grad = np.empty_like(o) if want else None
+        e = np.empty_like(o) if scratch else None
+        db, acc = np.full(d, np.nan, dtype), np.zeros(d)
+        row = np.full(samples * n, 0.25)
+        args = (x, oo, b, a, grad, db, row, acc, 1.0 / samples, add_rows, e)
+        if fused:
+            total = KD.nll_and_gradient(KD.BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), *args[:9], add_rows=add_rows,
+                                        e=e)
+        else:
+            total = _general_bernoulli_path(KA.SIGMOID, *args)
+        results.append((total, oo, a, grad, db if want else None, row))
+    for got, ref in zip(results[0], results[1]):
+        if got is None:
+            continue
+        assert np.asarray(got).tobytes() == np.asarray(ref).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reparam_backward_head_bias_sums(dtype):
+    """With db_mu, db_lv the kernel also returns the column sums of gmu and glv (the identity heads' bias gradients),
+    accumulated in float64 exactly as ``column_sums`` does."""
+    rng = np.random.default_rng(12)
+    n, k, samples = 9, 5, 2
+    mu, sig, var = (rng.normal(size=(n, k)).astype(dtype) for _ in range(3))
+    eps, gz = (rng.normal(size=(samples * n, k)).astype(dtype) for _ in range(2))
+    gmu, glv, gmu2, glv2 = (np.empty((n, k), dtype) for _ in range(4))
+    KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv)
+    db_mu, db_lv = np.empty(k, dtype), np.empty(k, dtype)
+    KD.reparam_backward(mu, sig, var, eps, gz, gmu2, glv2, db_mu, db_lv, np.empty(2 * k))
+    np.testing.assert_array_equal(gmu2, gmu)
+    np.testing.assert_array_equal(glv2, glv)
+    ref_mu, ref_lv = np.empty(k, dtype), np.empty(k, dtype)
+    KA.column_sums(gmu, np.empty(k), ref_mu)
+    KA.column_sums(glv, np.empty(k), ref_lv)
+    np.testing.assert_array_equal(db_mu, ref_mu)
+    np.testing.assert_array_equal(db_lv, ref_lv)
+    with pytest.raises(ValueError, match="2K"):
+        KD.reparam_backward(mu, sig, var, eps, gz, gmu2, glv2, db_mu, db_lv, np.empty(k))
+
+
+def test_kernels_compile_on_first_use_not_at_import():
+    """Importing the engine compiles nothing (the AutoEncoder kernels used to compile eagerly, for both dtypes)."""
+    import subprocess
+    import sys
+
+    code = ("import dl4py.nn.multilayer\n"
+            "from dl4py.kernels import autoencoder as K, distributions as D\n"
+            "assert not (K.mask_corrupt.signatures or K.add_row.signatures or K.kl_sparsity.signatures)\n"
+            "assert not (D.reparam_forward.signatures or D.reparam_backward.signatures)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

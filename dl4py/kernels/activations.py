@@ -3,12 +3,14 @@
 Public functions (all arrays of one dtype, float32 or float64, 2-D [N, D] C-contiguous unless stated):
 
 * ``act_forward(code, p, z, out)``: out = f(z) (SOFTMAX row-wise, max-shifted); ``out`` may be ``z``;
-* ``bias_act_forward(code, p, z, b, out)``: z += b (b [D]), then out = f(z), fused per L1-sized block;
+* ``bias_act_forward(code, p, z, b, out)``: z += b (b [D]), then out = f(z), in one pass;
 * ``act_backward(code, p, z, out, eps, delta)``: delta = f'(z) ⊙ eps (SOFTMAX: s ⊙ (eps − Σ_k eps_k s_k)), with
   ``out`` = f(z) from the forward pass; ``delta`` may be ``eps``;
 * ``act_backward_bias(code, p, z, out, eps, delta, db)``: the same plus db [D] = Σ_rows delta (float64 sums);
 * ``rrelu_forward_train(z, alpha, out)`` / ``rrelu_backward_train(z, alpha, eps, delta)``: RReLU in training with
-  per-element slopes ``alpha`` drawn by the caller from U(l, u).
+  per-element slopes ``alpha`` drawn by the caller from U(l, u);
+* ``grad_finish(nan_to_zero, g, db, acc, gscale)`` / ``column_sums(a, acc, out)``: scaling, DL4J's NaN rule and
+  float64 column sums of a gradient (the distribution and AutoEncoder engines use them).
 
 ``code`` is one of the module constants (``CODE_BY_NAME`` maps DL4J's enum names to them); ``p`` is a float64
 array of length 4 (``params(code, ...)`` fills DL4J's defaults, ``DEFAULT_PARAMS``):
@@ -35,22 +37,24 @@ Formulas and derivatives follow DL4J (spec §6). Choices worth knowing:
   formulas without their overflow/cancellation.
 
 Numerics: float64 uses libm (``math.exp``, ``expm1``, ``tanh``, ``log1p``, ``log``): exact paths for gradient
-checks. float32 uses vectorisable polynomial exp, expm1, tanh, log1p(e^−|x|) and log written here (Cody-Waite range
-reduction with an int<->float bit cast, minimax-fitted polynomials; relative error ≤ 2.5e-7 against float64 over the
-float32 range, exp clamped to [e^−87, e^88], IEEE special values of log kept). libm's exp is a scalar call in numba
-(no SVML in the PyPI llvmlite): on this machine (Zen 3, AVX2) sigmoid forward of a 128×256 float32 array takes
-~19 µs with the polynomial and ~130 µs with ``math.exp``; NumPy (``np.exp`` + add + reciprocal, ``out=``) ~95 µs.
+checks. float32 uses the vectorisable polynomial exp, expm1, tanh, log1p(e^−|x|) and log of :mod:`._fastmath`
+(relative error ≤ 2.5e-7 against float64 over the float32 range, exp clamped to [e^−87, e^88], IEEE special values of
+log kept). libm's exp is a scalar call in numba (no SVML in the PyPI llvmlite): on this machine (Zen 3, AVX2) sigmoid
+forward of a 128×256 float32 array takes ~19 µs with the polynomial and ~130 µs with ``math.exp``; NumPy
+(``np.exp`` + add + reciprocal, ``out=``) ~95 µs.
 
-Structure: the activation switch is written once in each of two compiled drivers, ``_forward`` and ``_backward``
-(one branch per activation outside the element loops), each compiled once per dtype; the public functions are thin
-Python entries over them (every compiled wrapper around the switch would cost seconds of cold compile: numba
-re-types inlined code and LLVM re-optimises linked code in each caller). Kernels compile lazily (one signature per
-dtype: the entries reject mixed dtypes; pass C-contiguous arrays and a float64 ``p`` or numba compiles another
-variant) and are cached on disk; ``warmup()`` compiles or loads them all. In-place calls are computed through a
-thread-local L1-sized scratch block (LLVM's runtime overlap check would otherwise send an in-place loop down the
-scalar path); nothing is allocated per call once the scratch buffers exist. Partially overlapping arrays are not
-supported. No ``nnan``/``ninf`` fast-math flags (NaN and ±inf keep IEEE semantics; min/max take the data first, so
-NaN propagates as in DL4J's ops); ``reassoc`` lets the reductions vectorise.
+Structure: one small compiled kernel per (activation, with or without bias, in place or not), created and compiled
+on first use (per dtype) and cached on disk, so that a network compiles only the loops it runs: ``code``, ``bias``
+and ``inplace`` are compile-time constants of each kernel (numba prunes the other activations' branches before
+typing them). A kernel is one loop over the columns of each row (bias, activation and, backward, the column sums
+fused; softmax row by row); an in-place kernel reads and writes one array (LLVM vectorises ``a[j] = f(a[j])``
+without the runtime overlap check that would send two aliasing arrays down the scalar path), so no scratch buffer is
+needed and nothing is allocated per call. The Python entries pick the in-place kernel when ``out is z`` (``delta is
+eps``); an equal but distinct view of the same memory gets correct results from the other kernel, only slower.
+Partially overlapping arrays are not supported. Cold compile time grows with every statement numba types and
+lowers, so the kernels are kept small: argument checks and conditional expressions are single intrinsic calls
+(:mod:`._support`). No ``nnan``/``ninf`` fast-math flags (NaN and ±inf keep IEEE semantics; min/max take the data
+first, so NaN propagates as in DL4J's ops); ``reassoc`` lets the reductions vectorise.
 """
 from __future__ import annotations
 
@@ -59,17 +63,20 @@ import threading
 
 import numba as nb
 import numpy as np
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
-from numba.core.imputils import impl_ret_borrowed
-from numba.np.arrayobj import make_array, populate_array
+
+from . import _fastmath
+from ._fastmath import exp as _exp
+from ._fastmath import expm1 as _expm1
+from ._fastmath import log1pexp_neg_abs as _log1pexp_neg_abs
+from ._fastmath import tanh as _tanh
+from ._support import depend_on, same_shape, select
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "LEAKYRELU", "ELU", "SELU", "SOFTMAX", "SOFTPLUS", "SOFTSIGN", "CUBE",
     "HARDSIGMOID", "HARDTANH", "RATIONALTANH", "RECTIFIEDTANH", "RELU6", "RRELU", "SWISH", "THRESHOLDEDRELU", "GELU",
     "MISH", "CODE_BY_NAME", "NAME_BY_CODE", "DEFAULT_PARAMS", "params", "act_forward", "bias_act_forward",
-    "act_backward", "act_backward_bias", "rrelu_forward_train", "rrelu_backward_train", "warmup",
+    "act_backward", "act_backward_bias", "column_sums", "grad_finish", "rrelu_forward_train", "rrelu_backward_train",
+    "warmup",
 ]
 
 (IDENTITY, SIGMOID, TANH, RELU, LEAKYRELU, ELU, SELU, SOFTMAX, SOFTPLUS, SOFTSIGN, CUBE, HARDSIGMOID, HARDTANH,
@@ -99,127 +106,13 @@ def params(code: int, *values: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------------------------
 # compilation options. No nnan/ninf anywhere (NaN and inf keep their IEEE semantics, the RELU NaN check works);
-# reassoc (needed for vectorised reductions) in the kernels; the polynomial primitives are compiled separately
-# without reassoc, which would undo the Cody-Waite range reduction, and keep their flags when LLVM inlines them.
+# reassoc (needed for vectorised reductions) in the kernels; the polynomial primitives of _fastmath are compiled
+# separately without reassoc, which would undo the Cody-Waite range reduction.
 # --------------------------------------------------------------------------------------------------------------
-_EW_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"}, forceinline=True)  # LLVM alwaysinline
 _FASTMATH = {"nsz", "contract", "reassoc", "arcp"}
-_jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)  # lazily compiled, one per dtype
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+_jit = nb.njit(**_OPTS)  # lazily compiled, one per dtype
 _inline = nb.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)  # inlined at numba-IR level
-
-
-# --------------------------------------------------------------------------------------------------------------
-# dtype-dispatched primitives: float64 -> libm, float32 -> vectorisable polynomials
-# --------------------------------------------------------------------------------------------------------------
-_F = np.float32
-_LOG2E = _F(1.4426950408889634)
-_LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)  # ln 2 = HI + LO, HI exact in 9 bits
-_EXP_MIN, _EXP_MAX = _F(-87.0), _F(88.0)
-# (e^r - 1 - r) / r^2 on |r| <= ln2/2, minimax-fitted (relative error of e^r 1e-8)
-_EQ0, _EQ1, _EQ2, _EQ3, _EQ4 = _F(0.5), _F(0.16666576), _F(0.041666467), _F(0.008363175), _F(0.0013933644)
-# (tanh x - x) / x^3 as a polynomial in x^2 on |x| <= 0.6 (relative error 1e-8)
-_TQ0, _TQ1, _TQ2, _TQ3, _TQ4 = _F(-0.3333333), _F(0.13332924), _F(-0.053875133), _F(0.0211162), _F(-0.006276371)
-# log1p(e) / e on e in [0, 1] (relative error 3e-8)
-_LQ = (_F(1.0), _F(-0.49999502), _F(0.3331927), _F(-0.2484437), _F(0.1911143), _F(-0.1367477), _F(0.07836167),
-       _F(-0.029588507), _F(0.005253458))
-_LQ0, _LQ1, _LQ2, _LQ3, _LQ4, _LQ5, _LQ6, _LQ7, _LQ8 = _LQ
-_HALF_LN2 = _F(0.34657359)
-_SQRT2 = _F(1.4142135)
-_FLT_MIN = _F(1.17549435e-38)
-
-
-def _exp(x):
-    """exp(x) inside kernels (float32: polynomial, float64: math.exp)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _expm1(x):
-    """exp(x) - 1 without cancellation near 0 (float32: polynomial, float64: math.expm1)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _tanh(x):
-    """tanh(x) (float32: odd polynomial for |x| < 0.6, else 1 - 2/(e^2|x| + 1); float64: math.tanh)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _log1pexp_neg_abs(x):
-    """log1p(exp(-|x|)), the tail of the stable softplus."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _log(x):
-    """Natural log (float32: bit-cast exponent + atanh series, IEEE edge cases kept; float64: math.log)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-@_inline
-def _exp_q(r):
-    return _EQ0 + r * (_EQ1 + r * (_EQ2 + r * (_EQ3 + r * _EQ4)))
-
-
-def _exp_f32(x):
-    x = min(max(x, _EXP_MIN), _EXP_MAX)
-    n = np.floor(x * _LOG2E + _F(0.5))
-    r = (x - n * _LN2_HI) - n * _LN2_LO
-    scale = np.int32((n + _F(127.0)) * _F(8388608.0)).view(np.float32)  # 2^n built in the exponent field
-    return (_F(1.0) + r + r * r * _exp_q(r)) * scale
-
-
-def _expm1_f32(x):
-    small = x + x * x * _exp_q(x)
-    big = _exp(x) - _F(1.0)
-    return small if abs(x) < _HALF_LN2 else big
-
-
-def _tanh_f32(x):
-    ax = abs(x)
-    z = x * x
-    small = x + x * z * (_TQ0 + z * (_TQ1 + z * (_TQ2 + z * (_TQ3 + z * _TQ4))))
-    big = math.copysign(_F(1.0) - _F(2.0) / (_exp(ax + ax) + _F(1.0)), x)
-    return small if ax < _F(0.6) else big
-
-
-def _log1pexp_neg_abs_f32(x):
-    e = _exp(-abs(x))
-    g = _LQ0 + e * (_LQ1 + e * (_LQ2 + e * (_LQ3 + e * (_LQ4 + e * (_LQ5 + e * (_LQ6 + e * (_LQ7 + e * _LQ8)))))))
-    return e * g
-
-
-def _log_f32(x):
-    sub = x < _FLT_MIN
-    xs = x * _F(8388608.0) if sub else x  # subnormals: scale by 2^23 first
-    bits = np.float32(xs).view(np.int32)
-    k = np.float32((bits >> 23) - 127) - (_F(23.0) if sub else _F(0.0))
-    m = np.int32((bits & 0x007FFFFF) | 0x3F800000).view(np.float32)  # mantissa in [1, 2)
-    big = m > _SQRT2
-    m = m * _F(0.5) if big else m
-    k = k + _F(1.0) if big else k
-    f = m - _F(1.0)
-    s = f / (_F(2.0) + f)
-    s2 = s * s
-    r = (s + s) * (_F(1.0) + s2 * (_F(1.0 / 3.0) + s2 * (_F(0.2) + s2 * _F(1.0 / 7.0))))
-    res = k * _LN2_HI + (k * _LN2_LO + r)
-    res = res if x < _F(np.inf) else x  # +inf -> +inf
-    res = res if x > _F(0.0) else (_F(-np.inf) if x == _F(0.0) else _F(np.nan))
-    return res if x == x else x
-
-
-def _dispatch(stub, f32_impl, f64_impl):
-    @overload(stub, jit_options=_EW_OPTS)
-    def _ov(x):
-        if x == types.float32:
-            return f32_impl
-        if isinstance(x, types.Float):
-            return f64_impl
-        return None
-
-
-_dispatch(_exp, _exp_f32, lambda x: math.exp(x))
-_dispatch(_expm1, _expm1_f32, lambda x: math.expm1(x))
-_dispatch(_tanh, _tanh_f32, lambda x: math.tanh(x))
-_dispatch(_log1pexp_neg_abs, _log1pexp_neg_abs_f32, lambda x: math.log1p(math.exp(-abs(x))))
-_dispatch(_log, _log_f32, lambda x: math.log(x))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -369,6 +262,23 @@ def _dgelu_precise(x):
 
 
 @_inline
+def _gelu(x, precise):
+    """DL4J's GELU: the coded precise form (``precise`` ≠ 0) or the sigmoid form x·σ(1.702x)."""
+    T = type(x)
+    if precise != T(0.0):
+        sg, _ = _gelu_precise_parts(x)
+        return x * sg
+    return x * _sigmoid(T(1.702) * x)
+
+
+@_inline
+def _dgelu(x, precise):
+    if precise != type(x)(0.0):
+        return _dgelu_precise(x)
+    return _dsigmoid_scaled(x, type(x)(1.702))
+
+
+@_inline
 def _mish_parts(x):
     """(t, sech²(softplus x), σ(x)) with t = tanh(softplus x) = n/(n+2), n = e(e+2), e = exp(min(x, 20))."""
     T = type(x)
@@ -379,13 +289,8 @@ def _mish_parts(x):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# drivers: blocks of whole rows (flattened, C-contiguous) through one switch over the activations: the whole
-# array when the output is a distinct array, L1-sized blocks when there is a bias to add or the call is in place
-# (then through a scratch block: LLVM's runtime overlap check would send an in-place loop down the scalar path).
+# softmax rows
 # --------------------------------------------------------------------------------------------------------------
-_BLOCK = 4096  # elements per block (16 KB of float32)
-
-
 @_inline
 def _softmax_row(z, o):
     n = z.shape[0]
@@ -414,331 +319,262 @@ def _softmax_jvp_row(o, e, d):
         d[j] = o[j] * (e[j] - dot)
 
 
-@_inline
-def _same(a, b):
-    return a.ctypes.data == b.ctypes.data
+# --------------------------------------------------------------------------------------------------------------
+# kernels: one per (code, bias, inplace), all three compile-time constants of a closure. numba prunes the branches
+# of the other activations before typing, and keys the on-disk cache of a closure on its frozen cell values too.
+# Their shape checks are single intrinsic calls (``same_shape``): numba's compile time grows with every statement.
+# --------------------------------------------------------------------------------------------------------------
+def _make_forward(code: int, bias: bool, inplace: bool):
+    """The forward kernel ``kernel(p, z, b, out)``: [z += b per row, if ``bias``;] out = f(z), where ``out`` is
+    ``z`` itself if ``inplace`` (the kernel then writes z only). z, out [N, D]; b [D] with a bias, else ignored."""
+    keep = bias and not inplace  # z keeps the pre-activation, out receives f(z)
 
-
-@_inline
-def _copy(src, dst):
-    for j in range(src.shape[0]):
-        dst[j] = src[j]
-
-
-@_inline
-def _check_same_shape(a, b):
-    if a.shape[0] != b.shape[0] or a.shape[1] != b.shape[1]:
-        raise ValueError("arrays must have the same shape")
-
-
-@_inline
-def _act_params(code, p, z):
-    """p -> three scalars of z's dtype with DL4J's conventions resolved (RELU: NaN max -> +inf; RRELU: (l+u)/2)."""
-    if p.shape[0] < 4:
-        raise ValueError("activation parameters p must be a float64 array of length 4")
-    T = z.dtype.type
-    p0, p1, p2 = p[0], p[1], p[2]
-    if code == RELU and p0 != p0:
-        p0 = np.inf
-    if code == RRELU:
-        p0 = 0.5 * (p0 + p1)
-    return T(p0), T(p1), T(p2)
-
-
-@intrinsic
-def _flat(typingctx, arr):
-    """The 1-D view of all elements of a C-contiguous array (same data and owner): ``arr.reshape(arr.size)``
-    without numba's general reshape, whose code costs a few tenths of a second of compile time in every kernel."""
-    if not isinstance(arr, types.Array) or arr.layout != "C":
-        return None
-    flat = arr.copy(ndim=1, layout="C")
-
-    def codegen(context, builder, sig, args):
-        src = make_array(sig.args[0])(context, builder, args[0])
-        dst = make_array(flat)(context, builder)
-        n = context.get_constant(types.intp, 1)
-        for extent in cgutils.unpack_tuple(builder, src.shape, sig.args[0].ndim):
-            n = builder.mul(n, extent)
-        populate_array(dst, data=src.data, shape=[n], strides=[src.itemsize], itemsize=src.itemsize,
-                       meminfo=src.meminfo, parent=src.parent)
-        return impl_ret_borrowed(context, builder, flat, dst._getvalue())
-
-    return flat(arr), codegen
-
-
-@_inline
-def _block_rows(width):
-    return max(1, _BLOCK // max(width, 1))
-
-
-def _make_forward(code):
-    """The compiled forward driver of one activation ``code`` (a compile-time constant: numba
-    prunes the other branches of the switch before typing them, so only this activation's loop is compiled).
-    numba keys the on-disk cache of a closure on its frozen cell values too, so each code has its own entry."""
-
-    def _forward(p, zz, b, out, tmp):
-        """out = f(zz) [after zz += b per row, if b has length > 0]; ``out`` either ``zz`` itself or disjoint.
-
-        The compiled entry (one per dtype) behind ``act_forward`` and ``bias_act_forward``. Works on blocks of whole
-        rows flattened to 1-D: the whole array when out of place without bias, else L1-sized blocks (computed into the
-        scratch ``tmp``, at least ``block_elements(D)`` long, when in place). The activation switch is written inline
-        here, one branch per activation outside the element loops (a separately compiled switch would be re-optimised
-        by LLVM in every caller).
-        """
-        _check_same_shape(zz, out)
-        rows, width = zz.shape
-        if b.shape[0] != width and b.shape[0] != 0:
-            raise ValueError("bias length must equal the number of columns")
-        q0, q1, q2 = _act_params(code, p, zz)
-        T = zz.dtype.type
-        zf, of = _flat(zz), _flat(out)
-        with_bias = b.shape[0] > 0
-        inplace = _same(zz, out) and rows * width > 0
-        rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
-        if inplace and tmp.shape[0] < rb * width:
-            raise ValueError("scratch buffer too small")
-        for i0 in range(0, rows, rb):
-            k0, k1 = i0 * width, min(rows, i0 + rb) * width
-            n = k1 - k0
-            z = zf[k0:k1]
-            if with_bias:
-                for r in range(0, n, width):
-                    row = z[r:r + width]
-                    for j in range(width):
-                        row[j] += b[j]
-            o = tmp[:n] if inplace else of[k0:k1]
-            if code == IDENTITY:
-                for j in range(n):
-                    o[j] = z[j]
-            elif code == SIGMOID:
-                for j in range(n):
-                    o[j] = _sigmoid(z[j])
-            elif code == TANH:
-                for j in range(n):
-                    o[j] = _tanh(z[j])
-            elif code == RELU:
-                for j in range(n):
-                    o[j] = _relu(z[j], q0, q1, q2)
-            elif code == LEAKYRELU or code == RRELU:
-                for j in range(n):
-                    o[j] = _leaky(z[j], q0)
-            elif code == ELU:
-                for j in range(n):
-                    o[j] = _elu(z[j], q0)
-            elif code == SELU:
-                for j in range(n):
-                    o[j] = _selu(z[j])
-            elif code == SOFTMAX:
-                for r in range(0, n, width):
-                    _softmax_row(z[r:r + width], o[r:r + width])
-            elif code == SOFTPLUS:
-                for j in range(n):
-                    o[j] = _softplus(z[j])
-            elif code == SOFTSIGN:
-                for j in range(n):
-                    o[j] = z[j] * _softsign_den(z[j])
-            elif code == CUBE:
-                for j in range(n):
-                    o[j] = z[j] * z[j] * z[j]
-            elif code == HARDSIGMOID:
-                for j in range(n):
-                    o[j] = _hardsigmoid(z[j])
-            elif code == HARDTANH:
-                for j in range(n):
-                    o[j] = min(max(z[j], T(-1.0)), T(1.0))
-            elif code == RATIONALTANH:
-                for j in range(n):
-                    o[j] = _rationaltanh(z[j])
-            elif code == RECTIFIEDTANH:
-                for j in range(n):
-                    o[j] = max(_tanh(z[j]), T(0.0))
-            elif code == RELU6:
-                for j in range(n):
-                    o[j] = min(max(z[j], T(0.0)), T(6.0))
-            elif code == SWISH:
-                for j in range(n):
-                    o[j] = z[j] * _sigmoid(z[j])
-            elif code == THRESHOLDEDRELU:
-                for j in range(n):
-                    o[j] = z[j] if z[j] > q0 else T(0.0)
-            elif code == GELU:
-                if q0 != T(0.0):
-                    for j in range(n):
-                        sg, _ = _gelu_precise_parts(z[j])
-                        o[j] = z[j] * sg
-                else:
-                    for j in range(n):
-                        o[j] = z[j] * _sigmoid(T(1.702) * z[j])
-            elif code == MISH:
-                for j in range(n):
-                    t, _, _ = _mish_parts(z[j])
-                    o[j] = z[j] * t
-            else:
-                raise ValueError("unknown activation code")
+    def _forward(p, z, b, out):
+        width = z.shape[1]
+        if not same_shape(z, out) or p.shape[0] < 4 or (bias and b.shape[0] != width):
+            raise ValueError("activation forward: z and out must have the same shape, b one entry per column and p 4")
+        T = z.dtype.type
+        zero, one = T(0.0), T(1.0)
+        if code == RELU:
+            mx = p[0]
+            q0 = T(np.inf if mx != mx else mx)  # DL4J's null max
+            q1, q2 = T(p[1]), T(p[2])
+        elif code == RRELU:
+            q0 = T(0.5 * (p[0] + p[1]))  # inference: the mean slope
+        else:
+            q0 = T(p[0])
+        for i in range(z.shape[0]):
+            zr = z[i]
             if inplace:
-                _copy(o, of[k0:k1])
+                o = zr
+            else:
+                o = out[i]
+            if code == SOFTMAX:
+                if bias:
+                    for j in range(width):
+                        zr[j] += b[j]
+                _softmax_row(zr, o)
+                continue
+            for j in range(width):
+                if bias:
+                    x = zr[j] + b[j]
+                else:
+                    x = zr[j]
+                if keep:
+                    zr[j] = x
+                if code == SIGMOID:  # the most used first: each test before the match costs compile time
+                    o[j] = one / (one + _exp(-x))
+                elif code == LEAKYRELU or code == RRELU:
+                    o[j] = select(x >= zero, x, q0 * x)
+                elif code == RELU:
+                    o[j] = _relu(x, q0, q1, q2)
+                elif code == TANH:
+                    o[j] = _tanh(x)
+                elif code == IDENTITY:
+                    o[j] = x
+                elif code == ELU:
+                    o[j] = _elu(x, q0)
+                elif code == SELU:
+                    o[j] = _selu(x)
+                elif code == SOFTPLUS:
+                    o[j] = _softplus(x)
+                elif code == SOFTSIGN:
+                    o[j] = x * _softsign_den(x)
+                elif code == CUBE:
+                    o[j] = x * x * x
+                elif code == HARDSIGMOID:
+                    o[j] = _hardsigmoid(x)
+                elif code == HARDTANH:
+                    o[j] = min(max(x, -one), one)
+                elif code == RATIONALTANH:
+                    o[j] = _rationaltanh(x)
+                elif code == RECTIFIEDTANH:
+                    o[j] = max(_tanh(x), zero)
+                elif code == RELU6:
+                    o[j] = min(max(x, zero), T(6.0))
+                elif code == SWISH:
+                    o[j] = x * _sigmoid(x)
+                elif code == THRESHOLDEDRELU:
+                    o[j] = select(x > q0, x, zero)
+                elif code == GELU:
+                    o[j] = _gelu(x, q0)
+                else:  # MISH
+                    t, _, _ = _mish_parts(x)
+                    o[j] = x * t
 
     return _jit(_forward)
 
 
-def _make_backward(code):
-    """The compiled backward driver of one activation ``code`` (a compile-time constant: numba
-    prunes the other branches of the switch before typing them, so only this activation's loop is compiled).
-    numba keys the on-disk cache of a closure on its frozen cell values too, so each code has its own entry."""
+def _make_backward(code: int, bias: bool, inplace: bool):
+    """The backward kernel ``kernel(p, z, out, eps, delta, db, acc)``: delta = f'(z) ⊙ eps (SOFTMAX: per-row
+    Jacobian-vector product), ``out`` = f(z) from the forward pass; ``delta`` is ``eps`` itself if ``inplace`` (the
+    kernel then writes eps only). With ``bias``: db [D] = Σ_rows delta, accumulated in the float64 scratch ``acc``
+    (at least D long); else ``db`` and ``acc`` are ignored. z, out, eps, delta [N, D]."""
 
-    def _backward(p, zz, out, eps, delta, db, tmp, acc):
-        """delta = f'(zz) ⊙ eps (SOFTMAX: per-row Jacobian-vector product); if len(db) > 0, db = Σ_rows delta.
-
-        The compiled entry (one per dtype) behind ``act_backward`` and ``act_backward_bias``. ``delta`` either ``eps``
-        itself (computed through the scratch ``tmp``) or disjoint from ``zz``, ``out`` and ``eps``; the column sums
-        are accumulated in the float64 scratch ``acc`` (at least D long). Blocks as in ``_forward``.
-        """
-        _check_same_shape(zz, out)
-        _check_same_shape(zz, eps)
-        _check_same_shape(zz, delta)
-        rows, width = zz.shape
-        if db.shape[0] != width and db.shape[0] != 0:
-            raise ValueError("db length must equal the number of columns")
-        q0, q1, q2 = _act_params(code, p, zz)
-        T = zz.dtype.type
-        zf, of, ef, df = _flat(zz), _flat(out), _flat(eps), _flat(delta)
-        with_bias = db.shape[0] > 0
-        inplace = _same(eps, delta) and rows * width > 0
-        rb = _block_rows(width) if inplace or with_bias else max(rows, 1)
-        if (inplace and tmp.shape[0] < rb * width) or (with_bias and acc.shape[0] < width):
-            raise ValueError("scratch buffer too small")
-        for j in range(width if with_bias else 0):
-            acc[j] = 0.0
-        for i0 in range(0, rows, rb):
-            k0, k1 = i0 * width, min(rows, i0 + rb) * width
-            n = k1 - k0
-            z, o, e = zf[k0:k1], of[k0:k1], ef[k0:k1]
-            d = tmp[:n] if inplace else df[k0:k1]
-            if code == IDENTITY:
-                for j in range(n):
-                    d[j] = e[j]
-            elif code == SIGMOID:
-                for j in range(n):
-                    d[j] = e[j] * (o[j] * (T(1.0) - o[j]))
-            elif code == TANH:
-                for j in range(n):
-                    d[j] = e[j] * (T(1.0) - o[j] * o[j])
-            elif code == RELU:
-                for j in range(n):
-                    d[j] = e[j] * _drelu(z[j], q0, q1, q2)
-            elif code == LEAKYRELU or code == RRELU:
-                for j in range(n):
-                    d[j] = e[j] * _dleaky(z[j], q0)
-            elif code == ELU:
-                for j in range(n):
-                    d[j] = e[j] * _delu(z[j], q0)
-            elif code == SELU:
-                for j in range(n):
-                    d[j] = e[j] * _dselu(z[j])
-            elif code == SOFTMAX:
-                for r in range(0, n, width):
-                    _softmax_jvp_row(o[r:r + width], e[r:r + width], d[r:r + width])
-            elif code == SOFTPLUS:
-                for j in range(n):
-                    d[j] = e[j] * _sigmoid(z[j])
-            elif code == SOFTSIGN:
-                for j in range(n):
-                    r = _softsign_den(z[j])
-                    d[j] = e[j] * (r * r)
-            elif code == CUBE:
-                for j in range(n):
-                    d[j] = e[j] * (T(3.0) * z[j] * z[j])
-            elif code == HARDSIGMOID:
-                for j in range(n):
-                    d[j] = e[j] * _dhardsigmoid(z[j])
-            elif code == HARDTANH:
-                for j in range(n):
-                    d[j] = e[j] * _dhardtanh(z[j])
-            elif code == RATIONALTANH:
-                for j in range(n):
-                    d[j] = e[j] * _drationaltanh(z[j])
-            elif code == RECTIFIEDTANH:
-                for j in range(n):
-                    g = T(1.0) - o[j] * o[j]
-                    d[j] = e[j] * (g if z[j] > T(0.0) else T(0.0))
-            elif code == RELU6:
-                for j in range(n):
-                    d[j] = e[j] * _drelu6(z[j])
-            elif code == SWISH:
-                for j in range(n):
-                    d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.0))
-            elif code == THRESHOLDEDRELU:
-                for j in range(n):
-                    d[j] = e[j] if z[j] > q0 else T(0.0)
-            elif code == GELU:
-                if q0 != T(0.0):
-                    for j in range(n):
-                        d[j] = e[j] * _dgelu_precise(z[j])
-                else:
-                    for j in range(n):
-                        d[j] = e[j] * _dsigmoid_scaled(z[j], T(1.702))
-            elif code == MISH:
-                for j in range(n):
-                    t, sech2, sg = _mish_parts(z[j])
-                    d[j] = e[j] * (t + z[j] * sech2 * sg)
-            else:
-                raise ValueError("unknown activation code")
+    def _backward(p, z, out, eps, delta, db, acc):
+        width = z.shape[1]
+        if (not same_shape(z, out, eps, delta) or p.shape[0] < 4
+                or (bias and (db.shape[0] != width or acc.shape[0] < width))):
+            raise ValueError("activation backward: z, out, eps, delta must have one shape, db one entry per column")
+        T = z.dtype.type
+        zero, one = T(0.0), T(1.0)
+        if code == RELU:
+            mx = p[0]
+            q0 = T(np.inf if mx != mx else mx)  # DL4J's null max
+            q1, q2 = T(p[1]), T(p[2])
+        elif code == RRELU:
+            q0 = T(0.5 * (p[0] + p[1]))  # inference: the mean slope
+        else:
+            q0 = T(p[0])
+        if bias:
+            for j in range(width):
+                acc[j] = 0.0
+        for i in range(z.shape[0]):
+            zr, o, e = z[i], out[i], eps[i]
             if inplace:
-                _copy(d, df[k0:k1])
-            if with_bias:
-                for r in range(0, n, width):
-                    row = d[r:r + width]
+                d = e
+            else:
+                d = delta[i]
+            if code == SOFTMAX:
+                _softmax_jvp_row(o, e, d)
+                if bias:
                     for j in range(width):
-                        acc[j] += row[j]
-        for j in range(width if with_bias else 0):
-            db[j] = acc[j]
+                        acc[j] += d[j]
+                continue
+            for j in range(width):
+                if code == SIGMOID:  # the most used first, as in the forward kernel
+                    v = e[j] * (o[j] * (one - o[j]))
+                elif code == LEAKYRELU or code == RRELU:
+                    v = e[j] * select(zr[j] >= zero, one, q0)
+                elif code == RELU:
+                    v = e[j] * _drelu(zr[j], q0, q1, q2)
+                elif code == TANH:
+                    v = e[j] * (one - o[j] * o[j])
+                elif code == IDENTITY:
+                    v = e[j]
+                elif code == ELU:
+                    v = e[j] * _delu(zr[j], q0)
+                elif code == SELU:
+                    v = e[j] * _dselu(zr[j])
+                elif code == SOFTPLUS:
+                    v = e[j] * _sigmoid(zr[j])
+                elif code == SOFTSIGN:
+                    r = _softsign_den(zr[j])
+                    v = e[j] * (r * r)
+                elif code == CUBE:
+                    v = e[j] * (T(3.0) * zr[j] * zr[j])
+                elif code == HARDSIGMOID:
+                    v = e[j] * _dhardsigmoid(zr[j])
+                elif code == HARDTANH:
+                    v = e[j] * _dhardtanh(zr[j])
+                elif code == RATIONALTANH:
+                    v = e[j] * _drationaltanh(zr[j])
+                elif code == RECTIFIEDTANH:
+                    g = one - o[j] * o[j]
+                    v = e[j] * select(zr[j] > zero, g, zero)
+                elif code == RELU6:
+                    v = e[j] * _drelu6(zr[j])
+                elif code == SWISH:
+                    v = e[j] * _dsigmoid_scaled(zr[j], one)
+                elif code == THRESHOLDEDRELU:
+                    v = select(zr[j] > q0, e[j], zero)
+                elif code == GELU:
+                    v = e[j] * _dgelu(zr[j], q0)
+                else:  # MISH
+                    t, sech2, sg = _mish_parts(zr[j])
+                    v = e[j] * (t + zr[j] * sech2 * sg)
+                d[j] = v
+                if bias:
+                    acc[j] += v
+        if bias:
+            for j in range(width):
+                db[j] = acc[j]
 
     return _jit(_backward)
 
 
-_FORWARD: dict[int, nb.core.registry.CPUDispatcher] = {}  # code -> compiled driver, created on first use
-_BACKWARD: dict[int, nb.core.registry.CPUDispatcher] = {}
+_KERNELS: dict[tuple, object] = {}  # (direction, code, bias, inplace) -> kernel
+_KERNELS_LOCK = threading.Lock()
 
 
-def _checked_code(code) -> int:
-    if code not in NAME_BY_CODE:
-        raise ValueError(f"unknown activation code {code!r}")
-    return int(code)
-
-
-def forward_kernel(code: int):
-    """The compiled forward driver of ``code``: ``kernel(p, z, b, out, tmp)`` (b empty: no bias; ``tmp`` the
-    in-place scratch block). Created on first use; its machine code compiles per dtype or loads from numba's cache."""
-    k = _FORWARD.get(code)
+def _kernel(direction: int, code, bias: bool, inplace: bool):
+    key = (direction, code, bias, inplace)
+    k = _KERNELS.get(key)
     if k is None:
-        k = _FORWARD.setdefault(code, _make_forward(_checked_code(code)))
+        if code not in NAME_BY_CODE:
+            raise ValueError(f"unknown activation code {code!r}")
+        with _KERNELS_LOCK:
+            k = _KERNELS.get(key)
+            if k is None:
+                make = _make_backward if direction else _make_forward
+                k = make(int(code), bool(bias), bool(inplace))
+                depend_on((_fastmath.__file__,), k)
+                _KERNELS[key] = k
     return k
 
 
-def backward_kernel(code: int):
-    """The compiled backward driver of ``code``: ``kernel(p, z, out, eps, delta, db, tmp, acc)`` (db empty: no
-    column sums; ``acc`` their float64 scratch). Created on first use, as ``forward_kernel``."""
-    k = _BACKWARD.get(code)
-    if k is None:
-        k = _BACKWARD.setdefault(code, _make_backward(_checked_code(code)))
-    return k
+def forward_kernel(code: int, bias: bool = False, inplace: bool = False):
+    """The compiled forward kernel ``kernel(p, z, b, out)`` of ``code`` (see ``_make_forward``; unchecked). Created
+    on first use; its machine code compiles per dtype or loads from numba's cache."""
+    return _kernel(0, code, bias, inplace)
 
 
-def _forward(code, p, zz, b, out, tmp):
-    """``forward_kernel(code)(p, zz, b, out, tmp)`` (the former single-switch entry point)."""
-    forward_kernel(code)(p, zz, b, out, tmp)
+def backward_kernel(code: int, bias: bool = False, inplace: bool = False):
+    """The compiled backward kernel ``kernel(p, z, out, eps, delta, db, acc)`` of ``code`` (see ``_make_backward``;
+    unchecked). Created on first use, as ``forward_kernel``."""
+    return _kernel(1, code, bias, inplace)
 
 
-def _backward(code, p, zz, out, eps, delta, db, tmp, acc):
-    """``backward_kernel(code)(p, zz, out, eps, delta, db, tmp, acc)`` (the former single-switch entry point)."""
-    backward_kernel(code)(p, zz, out, eps, delta, db, tmp, acc)
+@_jit
+def grad_finish(nan_to_zero, g, db, acc, gscale):
+    """g ← gscale·g, with NaN entries replaced by 0 first if ``nan_to_zero`` (DL4J's Bernoulli rule; g is not
+    written when gscale is 1 without it), then db = Σ_rows g accumulated in float64 in ``acc`` (at least as long as
+    a row) unless ``db`` is empty.
+
+    ``grad_finish(nan_to_zero: bool, g: T[R, w], db: T[w or 0], acc: float64[≥ w], gscale: float) -> None``.
+    """
+    w = g.shape[1]
+    sums = db.shape[0] != 0
+    if sums and (db.shape[0] != w or acc.shape[0] < w):
+        raise ValueError("grad_finish: db must have one entry per column and acc at least as many")
+    T = g.dtype.type
+    gs = T(gscale)
+    if sums:
+        for j in range(w):
+            acc[j] = 0.0
+    for r in range(g.shape[0]):
+        gr = g[r]
+        if nan_to_zero:
+            for j in range(w):
+                v = gr[j]
+                gr[j] = select(v == v, v, T(0.0)) * gs
+        elif gs != T(1.0):
+            for j in range(w):
+                gr[j] *= gs
+        if sums:
+            for j in range(w):
+                acc[j] += gr[j]
+    if sums:
+        for j in range(w):
+            db[j] = acc[j]
+
+
+def column_sums(a: np.ndarray, acc: np.ndarray, out: np.ndarray) -> None:
+    """out[j] = Σ_i a[i, j] (float64 accumulation in ``acc``, length >= number of columns); ``a`` is not written.
+
+    ``column_sums(a: T[N, D], acc: float64[≥ D], out: T[D]) -> None`` (the :func:`grad_finish` kernel).
+    """
+    if out.shape[0] != a.shape[1]:
+        raise ValueError("column_sums: output length must equal the number of columns")
+    grad_finish(False, a, out, acc, 1.0)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# public functions: thin Python entries (one compiled driver per dtype keeps the cold compile time down) that
-# hand the kernels thread-local scratch buffers, so that nothing is allocated per call once they have grown.
+# public functions: thin Python entries over the kernels (dtype checks: a mixed call would compile another variant);
+# the float64 column-sum scratch is thread-local, so that nothing is allocated per call once it has grown.
 # --------------------------------------------------------------------------------------------------------------
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F64 = _DTYPES[1]
 _EMPTY = {dt: np.empty(0, dt) for dt in _DTYPES}
 _local = threading.local()
 
@@ -758,20 +594,14 @@ def _empty(z: np.ndarray, *others: np.ndarray) -> np.ndarray:
 def scratch(dtype: np.dtype, n: int, slot: int = 0) -> np.ndarray:
     """A thread-local 1-D scratch buffer (one per dtype and slot) of at least ``n`` elements, grown on demand.
 
-    Slots: 0 the in-place block (activations), 1 float64 column sums, 2 dL/da (N·D), 3 unit weights, 4 converted
-    labels, 5 converted row scores (losses).
+    Slots: 1 float64 column sums, 2 dL/da (N·D), 3 unit weights, 4 converted labels, 5 converted row scores (losses).
     """
     bufs = _local.__dict__
     buf = bufs.get((dtype, slot))
     if buf is None or buf.shape[0] < n:
-        buf = np.empty(max(n, 2 * _BLOCK), dtype)
+        buf = np.empty(max(n, 1024), dtype)
         bufs[(dtype, slot)] = buf
     return buf
-
-
-def block_elements(width: int) -> int:
-    """Elements of one L1-sized block of whole rows (the scratch the kernels need per array)."""
-    return max(1, _BLOCK // max(width, 1)) * width
 
 
 def act_forward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:
@@ -780,20 +610,18 @@ def act_forward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray) -> Non
     ``p``: float64[4]; ``z``, ``out``: [N, D] C-contiguous, float32 or float64 (the same dtype).
     """
     e = _empty(z, out)
-    forward_kernel(code)(p, z, e, out, scratch(z.dtype, block_elements(z.shape[1])))
+    k = _KERNELS.get((0, code, False, out is z)) or forward_kernel(code, False, out is z)
+    k(p, z, e, out)
 
 
 def bias_act_forward(code: int, p: np.ndarray, z: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """z += b (b [D] broadcast over rows; z keeps the pre-activation), then out = f(z), fused per L1-sized block.
+    """z += b (b [D] broadcast over rows; z keeps the pre-activation), then out = f(z).
 
     ``out`` may be ``z`` (it then holds the activation).
     """
     _empty(z, b, out)
-    if b.shape[0] != z.shape[1]:
-        raise ValueError(f"bias length {b.shape[0]} != number of columns {z.shape[1]}")
-    if b.shape[0] == 0:
-        return
-    forward_kernel(code)(p, z, b, out, scratch(z.dtype, block_elements(z.shape[1])))
+    k = _KERNELS.get((0, code, True, out is z)) or forward_kernel(code, True, out is z)
+    k(p, z, b, out)
 
 
 def act_backward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
@@ -803,20 +631,16 @@ def act_backward(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: 
     ``delta`` may be ``eps``.
     """
     e = _empty(z, out, eps, delta)
-    backward_kernel(code)(p, z, out, eps, delta, e, scratch(z.dtype, block_elements(z.shape[1])), _EMPTY[_DTYPES[1]])
+    k = _KERNELS.get((1, code, False, delta is eps)) or backward_kernel(code, False, delta is eps)
+    k(p, z, out, eps, delta, e, _EMPTY[_F64])
 
 
 def act_backward_bias(code: int, p: np.ndarray, z: np.ndarray, out: np.ndarray, eps: np.ndarray,
                       delta: np.ndarray, db: np.ndarray) -> None:
     """``act_backward`` plus db[j] = Σ_rows delta[:, j] (db [D] overwritten; accumulated in float64)."""
     _empty(z, out, eps, delta, db)
-    width = z.shape[1]
-    if db.shape[0] != width:
-        raise ValueError(f"db length {db.shape[0]} != number of columns {width}")
-    if width == 0:
-        return
-    backward_kernel(code)(p, z, out, eps, delta, db, scratch(z.dtype, block_elements(width)),
-                          scratch(_DTYPES[1], width, 1))
+    k = _KERNELS.get((1, code, True, delta is eps)) or backward_kernel(code, True, delta is eps)
+    k(p, z, out, eps, delta, db, scratch(_F64, db.shape[0], 1))
 
 
 @_jit
@@ -825,15 +649,16 @@ def rrelu_forward_train(z: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> No
 
     ``rrelu_forward_train(z, alpha, out: T[N, D]) -> None``; ``out`` may be ``z`` (element-wise, same index).
     """
-    _check_same_shape(z, alpha)
-    _check_same_shape(z, out)
+    if z.shape[0] != alpha.shape[0] or z.shape[1] != alpha.shape[1] or z.shape[0] != out.shape[0] \
+            or z.shape[1] != out.shape[1]:
+        raise ValueError("arrays must have the same shape")
     T = z.dtype.type
     for i in range(z.shape[0]):
         zr, ar, orow = z[i], alpha[i], out[i]
         for j in range(zr.shape[0]):
             x = zr[j]
             neg = ar[j] * x
-            orow[j] = x if x >= T(0.0) else neg
+            orow[j] = select(x >= T(0.0), x, neg)
 
 
 @_jit
@@ -842,27 +667,37 @@ def rrelu_backward_train(z: np.ndarray, alpha: np.ndarray, eps: np.ndarray, delt
 
     ``rrelu_backward_train(z, alpha, eps, delta: T[N, D]) -> None``; ``delta`` may be ``eps``.
     """
-    _check_same_shape(z, alpha)
-    _check_same_shape(z, eps)
-    _check_same_shape(z, delta)
+    rows, width = z.shape[0], z.shape[1]
+    if alpha.shape[0] != rows or alpha.shape[1] != width or eps.shape[0] != rows or eps.shape[1] != width \
+            or delta.shape[0] != rows or delta.shape[1] != width:
+        raise ValueError("arrays must have the same shape")
     T = z.dtype.type
-    for i in range(z.shape[0]):
+    for i in range(rows):
         zr, ar, er, dr = z[i], alpha[i], eps[i], delta[i]
         for j in range(zr.shape[0]):
             g = er[j]
             neg = ar[j] * g
-            dr[j] = g if zr[j] > T(0.0) else neg
+            dr[j] = select(zr[j] > T(0.0), g, neg)
 
 
 def warmup(dtypes=(np.float32, np.float64), codes=None) -> None:
-    """Compile (or load from the on-disk cache) the forward and backward kernels of every activation (or of those in
-    ``codes``) and the RReLU training kernels for the given dtypes."""
+    """Compile (or load from the on-disk cache) the kernels of every activation (or of those in ``codes``) for the
+    given dtypes: forward and backward, with and without bias, in place and not; the RReLU training kernels and
+    ``grad_finish``."""
     for dt in dtypes:
         z = np.zeros((2, 3), dt)
         o, e, d, b = np.zeros_like(z), np.ones_like(z), np.zeros_like(z), np.zeros(3, dt)
         for code in sorted(NAME_BY_CODE) if codes is None else codes:
             p = params(code)
+            act_forward(code, p, z, o)
+            act_forward(code, p, o, o)
             bias_act_forward(code, p, z, b, o)
+            bias_act_forward(code, p, o, b, o)
+            act_backward(code, p, z, o, e, d)
+            act_backward(code, p, z, o, d, d)
             act_backward_bias(code, p, z, o, e, d, b)
+            act_backward_bias(code, p, z, o, d, d, b)
+        column_sums(z, np.zeros(3), b)
+        grad_finish(True, d, b, np.zeros(3), 0.5)
         rrelu_forward_train(z, e, o)
         rrelu_backward_train(z, e, e, d)

@@ -1,13 +1,14 @@
 """Fused kernels of the AutoEncoder (denoising autoencoder) pretraining step.
 
-Every kernel has explicit float32 and float64 signatures (compiled once, cached on disk) and works on
-C-contiguous arrays of one dtype; float64 scratch vectors are passed in by the caller, so nothing here allocates.
+Every kernel is compiled on the first call with each dtype (or loaded from numba's on-disk cache), not at import;
+they work on C-contiguous arrays of one dtype (float32 or float64) and Python floats; float64 scratch vectors are
+passed in by the caller, so nothing here allocates.
 
 * ``mask_corrupt(buf, x, level)``: masking noise. ``buf`` holds uniform [0, 1) draws on entry and
   ``x ⊙ keep`` on exit, keep = 1 where the draw is ``>= level`` (so each element is zeroed with probability
   ``level``) — one pass, no separate mask array.
 * ``add_row(z, b)``: z += b broadcast over rows.
-* ``column_sums(a, acc, out)``: out[j] = Σ_i a[i, j], accumulated in float64.
+* ``column_sums(a, acc, out)``: out[j] = Σ_i a[i, j], accumulated in float64 (the activation module's kernel).
 * ``kl_sparsity(h, rho, beta, acc, dh)``: the KL sparsity penalty on the mean hidden activation
   ρ̂_j = mean_i h[i, j]; returns β·Σ_j KL(ρ‖ρ̂_j) and adds its "summed over the minibatch" gradient
   β·(−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)) to every row of ``dh`` (see the engine for the conventions).
@@ -19,22 +20,22 @@ import math
 import numba as nb
 import numpy as np
 
+from .activations import column_sums
+
 __all__ = ["mask_corrupt", "add_row", "column_sums", "kl_sparsity", "SPARSITY_CLIP", "warmup"]
 
 #: ρ̂ is clipped to [SPARSITY_CLIP, 1 − SPARSITY_CLIP] inside the KL penalty (keeps the logs finite).
 SPARSITY_CLIP = 1e-6
 
-_FLOATS = (nb.float32, nb.float64)
-_F64V = nb.float64[::1]
 _EW = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract"})
 _RED = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract", "reassoc", "arcp"})
 
 
-def _kernel(make_sig, opts):
-    return nb.njit([make_sig(t) for t in _FLOATS], **opts)
+def _kernel(opts):
+    return nb.njit(**opts)
 
 
-@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1], nb.float64), _EW)
+@_kernel(_EW)
 def mask_corrupt(buf, x, level):
     """buf = x where buf >= level else 0 (buf holds U[0, 1) draws on entry). Shapes [N, D]."""
     if buf.shape[0] != x.shape[0] or buf.shape[1] != x.shape[1]:
@@ -48,7 +49,7 @@ def mask_corrupt(buf, x, level):
             u[j] = xr[j] * T(u[j] >= lv)
 
 
-@_kernel(lambda t: nb.void(t[:, ::1], t[::1]), _EW)
+@_kernel(_EW)
 def add_row(z, b):
     """z[i, :] += b for every row i."""
     if b.shape[0] != z.shape[1]:
@@ -59,24 +60,7 @@ def add_row(z, b):
             r[j] += b[j]
 
 
-@_kernel(lambda t: nb.void(t[:, ::1], _F64V, t[::1]), _RED)
-def column_sums(a, acc, out):
-    """out[j] = Σ_i a[i, j] (float64 accumulation in ``acc``, length >= number of columns)."""
-    d = a.shape[1]
-    if out.shape[0] != d or acc.shape[0] < d:
-        raise ValueError("column_sums: output/accumulator length must equal the number of columns")
-    s = acc[:d]
-    for j in range(d):
-        s[j] = 0.0
-    for i in range(a.shape[0]):
-        r = a[i]
-        for j in range(d):
-            s[j] += r[j]
-    for j in range(d):
-        out[j] = s[j]
-
-
-@_kernel(lambda t: nb.float64(t[:, ::1], nb.float64, nb.float64, _F64V, t[:, ::1]), _RED)
+@_kernel(_RED)
 def kl_sparsity(h, rho, beta, acc, dh):
     """β·Σ_j KL(ρ‖ρ̂_j) for ρ̂_j = mean_i h[i, j] (clipped to [SPARSITY_CLIP, 1 − SPARSITY_CLIP]); adds
     β·(−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)) to dh[i, j] for every row i. ``acc``: float64 scratch, length >= columns."""

@@ -34,25 +34,28 @@ samples (already scaled by 1/L) into the gradients with respect to μ and ℓ, �
 exact for every activation (g′ is linear in its argument) and equals DL4J's per-sample accumulation up to
 rounding.
 
-Numerics: float64 uses libm (exact paths for gradient checks); float32 uses vectorisable polynomial exp/log
-defined here (relative error ≤ 2e-7; IEEE special values kept: log 0 = −∞, log of a negative = NaN, log ∞ = ∞;
-exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Row sums run in the array
-type (so that they vectorise), totals in float64. Every kernel has explicit float32 and float64 signatures,
-``cache=True``, ``error_model='numpy'`` and no ``nnan``/``ninf`` fast-math flags (DL4J's ±∞/NaN rules need IEEE
-semantics); nothing here allocates.
+Numerics: float64 uses libm (exact paths for gradient checks); float32 uses the vectorisable polynomial exp/log of
+:mod:`._fastmath` (``exp_t7``, ``log_s9``: relative error ≤ 2e-7; IEEE special values kept: log 0 = −∞, log of a
+negative = NaN, log ∞ = ∞; exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Row
+sums run in the array type (so that they vectorise), totals in float64. Every kernel has a float32 and a float64
+variant, each compiled on the first call with that dtype (or loaded from numba's cache; the engine passes
+C-contiguous, writeable arrays of one dtype and Python scalars, so each kernel has one signature per dtype),
+``error_model='numpy'`` and no ``nnan``/``ninf`` fast-math flags (DL4J's ±∞/NaN rules need IEEE semantics); nothing
+here allocates.
 """
 from __future__ import annotations
 
-import functools
 import math
-import threading
 
 import numba as nb
 import numpy as np
-from numba import types
-from numba.extending import overload
 
+from . import _fastmath
 from . import activations as KA
+from ._fastmath import exp as _act_exp
+from ._fastmath import exp_t7 as _exp
+from ._fastmath import log_s9 as _log
+from ._support import depend_on, same_shape, select
 
 __all__ = [
     "BERNOULLI", "GAUSSIAN", "EXPONENTIAL", "LOSS", "nll_and_gradient", "part_nll", "part_grad_finish",
@@ -64,127 +67,15 @@ BERNOULLI, GAUSSIAN, EXPONENTIAL, LOSS = 0, 1, 2, 3
 
 _FLAGS = {"nsz", "contract", "reassoc", "arcp"}
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
-_FLOATS = (nb.float32, nb.float64)
-_F1 = nb.float64[::1]
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-class _LazyKernel:
-    """A numba kernel with one explicit signature per dtype (``make_sig(float32)``, ``make_sig(float64)``), each
-    compiled (or loaded from numba's cache) on the first call with that dtype rather than at import. The dtype is
-    read from argument ``typed_arg``; the dispatcher never compiles anything else, so calls convert and reject
-    arguments exactly as a dispatcher created with both signatures would."""
-
-    def __init__(self, fn, make_sig, typed_arg: int):
-        self._dispatcher = nb.njit(**_OPTS)(fn)
-        self._dispatcher._can_compile = False  # disable_compile() insists on a compiled signature
-        self._sigs = {np.dtype(np.float32): make_sig(nb.float32), np.dtype(np.float64): make_sig(nb.float64)}
-        self._ready: set = set()
-        self._arg = typed_arg
-        self._lock = threading.Lock()
-        functools.update_wrapper(self, fn)
-
-    def _compile(self, dtype) -> None:
-        with self._lock:
-            if dtype not in self._ready:
-                self._dispatcher._can_compile = True
-                try:
-                    self._dispatcher.compile(self._sigs[dtype])
-                finally:
-                    self._dispatcher._can_compile = False
-                self._ready.add(dtype)
-
-    def __call__(self, *args):
-        dtype = getattr(args[self._arg], "dtype", None) if len(args) > self._arg else None
-        if dtype not in self._ready and dtype in self._sigs:
-            self._compile(dtype)
-        return self._dispatcher(*args)
-
-    @property
-    def py_func(self):
-        return self._dispatcher.py_func
-
-    @property
-    def signatures(self):
-        return self._dispatcher.signatures
-
-
-def _kernel(make_sig, typed_arg: int = 0):
-    return lambda fn: _LazyKernel(fn, make_sig, typed_arg)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# exp and log: float64 -> libm; float32 -> vectorisable versions (bit casts between int32 and float32)
-# ----------------------------------------------------------------------------------------------------------------
-_F = np.float32
-_LOG2E = _F(1.4426950408889634)
-_LN2_HI, _LN2_LO = _F(0.693359375), _F(-2.12194440e-4)  # ln 2 = HI + LO, HI exact in 9 bits
-_EXP_LO, _EXP_HI = _F(-87.3), _F(88.7)
-_SQRT2 = _F(1.4142135)
-_FLT_MIN = _F(1.17549435e-38)
-_C2, _C3, _C4, _C5, _C6, _C7 = (_F(1.0 / 2), _F(1.0 / 6), _F(1.0 / 24), _F(1.0 / 120), _F(1.0 / 720), _F(1.0 / 5040))
-_EW_JIT = dict(error_model="numpy", fastmath={"nsz", "contract"})
-
-
-def _exp(x):
-    """exp(x) inside kernels (float32: polynomial, float64: math.exp)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _log(x):
-    """log(x) inside kernels (float32: polynomial, float64: math.log)."""
-    raise NotImplementedError("only callable from numba code")
-
-
-def _exp_f32(x):
-    xc = min(max(x, _EXP_LO), _EXP_HI)
-    n = np.floor(xc * _LOG2E + _F(0.5))
-    r = (xc - n * _LN2_HI) - n * _LN2_LO  # |r| <= ln2/2
-    poly = _F(1.0) + r * (_F(1.0) + r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * (_C6 + r * _C7))))))
-    # 2^n split in two factors so that n = 128 (x near 88.7) does not overflow the exponent field
-    h = np.floor(n * _F(0.5))
-    s1 = np.int32((h + _F(127.0)) * _F(8388608.0)).view(np.float32)
-    s2 = np.int32((n - h + _F(127.0)) * _F(8388608.0)).view(np.float32)
-    res = poly * s1 * s2
-    return res if x == x else x  # NaN -> NaN
-
-
-def _log_f32(x):
-    sub = x < _FLT_MIN
-    xs = x * _F(8388608.0) if sub else x  # subnormals: scale by 2^23 first
-    kadj = _F(23.0) if sub else _F(0.0)
-    bits = np.float32(xs).view(np.int32)
-    k = np.float32((bits >> 23) - 127) - kadj
-    m = np.int32((bits & 0x007FFFFF) | 0x3F800000).view(np.float32)  # mantissa in [1, 2)
-    big = m > _SQRT2
-    m = m * _F(0.5) if big else m
-    k = k + _F(1.0) if big else k
-    f = m - _F(1.0)
-    s = f / (_F(2.0) + f)
-    s2 = s * s
-    r = (s + s) * (_F(1.0) + s2 * (_F(1.0 / 3.0) + s2 * (_F(0.2) + s2 * (_F(1.0 / 7.0) + s2 * _F(1.0 / 9.0)))))
-    res = k * _LN2_HI + (k * _LN2_LO + r)
-    special = _F(np.nan) if x < _F(0.0) else _F(-np.inf)
-    res = res if x > _F(0.0) else special
-    return res if x < _F(np.inf) else x  # +inf -> +inf, NaN -> NaN
-
-
-@overload(_exp, jit_options=_EW_JIT)
-def _exp_overload(x):
-    if x == types.float32:
-        return _exp_f32
-    if isinstance(x, types.Float):
-        return lambda x: math.exp(x)
-    return None
-
-
-@overload(_log, jit_options=_EW_JIT)
-def _log_overload(x):
-    if x == types.float32:
-        return _log_f32
-    if isinstance(x, types.Float):
-        return lambda x: math.log(x)
-    return None
+def _kernel(fn):
+    """A numba kernel with ``_OPTS``, compiled on the first call with each dtype (or loaded from numba's cache);
+    its cache also depends on ``_fastmath.py``, whose functions it links."""
+    k = nb.njit(**_OPTS)(fn)
+    depend_on((_fastmath.__file__,), k)
+    return k
 
 
 @nb.njit(**_OPTS)
@@ -199,14 +90,16 @@ def log_scalar(x):
     return _log(x)
 
 
+depend_on((_fastmath.__file__,), exp_scalar, log_scalar)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # reconstruction distributions
 # ----------------------------------------------------------------------------------------------------------------
-_NLL_SIG = (lambda t: nb.float64(t[:, ::1], t[:, ::1], t[:, ::1], _F1, nb.boolean, nb.boolean))
 _PART_NLL: dict = {}  # kind -> kernel, created on first use
 
 
-def _make_part_nll(kind):
+def _make_part_nll(kind: int):
     """``part_nll`` of one distribution ``kind`` (a compile-time constant: numba prunes the other kinds' branches
     before typing them; it keys the on-disk cache of a closure on its frozen cell values too)."""
 
@@ -214,15 +107,10 @@ def _make_part_nll(kind):
         n = x.shape[0]
         d = x.shape[1]
         rows = a.shape[0]
-        w = a.shape[1]
-        if n == 0 or rows % n != 0:
-            raise ValueError("part_nll: rows of a must be a positive multiple of the rows of x")
-        if w != (2 * d if kind == GAUSSIAN else d):
-            raise ValueError("part_nll: a has the wrong number of columns for this distribution")
-        if row_nll.shape[0] != rows or (want_grad and (grad.shape[0] != rows or grad.shape[1] != w)):
-            raise ValueError("part_nll: grad or row_nll has the wrong size")
-        if kind != BERNOULLI and kind != GAUSSIAN and kind != EXPONENTIAL:
-            raise ValueError("part_nll: unknown distribution kind")
+        if n == 0 or rows % n != 0 or row_nll.shape[0] != rows:
+            raise ValueError("part_nll: rows of a must be a positive multiple of the rows of x, one row_nll per row")
+        if a.shape[1] != (2 * d if kind == GAUSSIAN else d) or (want_grad and not same_shape(a, grad)):
+            raise ValueError("part_nll: a or grad has the wrong number of columns for this distribution")
         T = a.dtype.type
         one = T(1.0)
         zero = T(0.0)
@@ -277,7 +165,7 @@ def _make_part_nll(kind):
             total += s64
         return total
 
-    return _LazyKernel(_part_nll, _NLL_SIG, 1)
+    return _kernel(_part_nll)
 
 
 def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
@@ -291,49 +179,84 @@ def part_nll(kind, x, a, grad, row_nll, want_grad, add_rows):
     """
     k = _PART_NLL.get(kind)
     if k is None:
-        known = kind in (BERNOULLI, GAUSSIAN, EXPONENTIAL)
-        key = int(kind) if known else -1  # -1: a kernel that checks the shapes, then rejects the kind
-        k = _PART_NLL.get(key)
-        if k is None:
-            k = _PART_NLL.setdefault(key, _make_part_nll(key))
-        if known:
-            _PART_NLL[kind] = k
+        if kind not in (BERNOULLI, GAUSSIAN, EXPONENTIAL):
+            raise ValueError(f"part_nll: unknown distribution kind {kind!r}")
+        k = _PART_NLL.setdefault(int(kind), _make_part_nll(int(kind)))
     return k(x, a, grad, row_nll, want_grad, add_rows)
 
-@_kernel(lambda t: nb.void(nb.boolean, t[:, ::1], t[::1], _F1, nb.float64), 1)
-def part_grad_finish(nan_to_zero, grad, db, acc, gscale):
-    """grad ← gscale·grad with (``nan_to_zero``, DL4J's Bernoulli rule) NaN entries replaced by 0 first, and
-    db = column sums of the result (accumulated in ``acc`` float64[w]; ``db`` length 0: no column sums).
 
-    Signature: ``part_grad_finish(nan_to_zero: bool, grad: T[R, w], db: T[w or 0], acc: float64[w or 0],
-    gscale: float) -> None``.
+part_grad_finish = KA.grad_finish
+"""grad ← gscale·grad with (``nan_to_zero``, DL4J's Bernoulli rule) NaN entries replaced by 0 first, and db = column
+sums of the result (accumulated in ``acc`` float64[≥ w]; ``db`` length 0: no column sums): the activation module's
+``grad_finish``. Signature: ``part_grad_finish(nan_to_zero: bool, grad: T[R, w], db: T[w or 0], acc: float64[≥ w],
+gscale: float) -> None``."""
+
+
+@_kernel
+def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows):
+    """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
+
+    Runs, row by row, the loops of the four kernels of the general path (bias + sigmoid, NLL, ∂NLL/∂a, the sigmoid's
+    backprop, DL4J's NaN rule + 1/L scale + column sums) with every intermediate going through memory as there, so
+    that the results are bit for bit those of the general path; one kernel instead of four to compile.
+    ``er`` [≥ d] holds ∂NLL/∂a of one row; ``acc`` [≥ d] the float64 column sums (written to ``db`` unless it is
+    empty); ``grad`` is not touched without ``want_grad``.
     """
-    rows = grad.shape[0]
-    w = grad.shape[1]
-    sums = db.shape[0] != 0
-    if sums and (db.shape[0] != w or acc.shape[0] != w):
-        raise ValueError("part_grad_finish: db and acc must have one entry per column")
-    T = grad.dtype.type
-    gs = T(gscale)
+    n = x.shape[0]
+    d = x.shape[1]
+    rows = o.shape[0]
+    if (not same_shape(o, a) or o.shape[1] != d or b.shape[0] != d or n == 0 or rows % n or row_nll.shape[0] != rows
+            or er.shape[0] < d or (want_grad and (not same_shape(o, grad) or acc.shape[0] < d
+                                                  or (db.shape[0] != d and db.shape[0] != 0)))):
+        raise ValueError("nll_and_gradient: o, a, grad must be [R, d] with R a multiple of the rows of x [N, d], "
+                         "b and db [d], row_nll [R]")
+    T = o.dtype.type
+    one = T(1.0)
     zero = T(0.0)
-    if sums:
-        for j in range(w):
+    inf = T(np.inf)
+    gs = T(gscale)
+    if want_grad:
+        for j in range(d):
             acc[j] = 0.0
+    total = 0.0
     for r in range(rows):
-        gr = grad[r]
-        if nan_to_zero:
-            for j in range(w):
-                v = gr[j]
-                gr[j] = (v if v == v else zero) * gs
-        elif gs != T(1.0):
-            for j in range(w):
-                gr[j] *= gs
-        if sums:
-            for j in range(w):
-                acc[j] += gr[j]
-    if sums:
-        for j in range(w):
+        orow = o[r]
+        ar = a[r]
+        xr = x[r % n]
+        for j in range(d):
+            v = orow[j] + b[j]
+            orow[j] = v
+            ar[j] = one / (one + _act_exp(-v))
+        s = zero  # row sums in the array type (vectorised), totals in float64
+        for j in range(d):  # as part_nll's loop: the vectoriser's choices, so the order of these sums, stay the same
+            pv = ar[j]
+            xv = xr[j]
+            la = _log(pv)
+            lb = _log(one - pv)
+            la = la if abs(la) < inf else zero
+            lb = lb if abs(lb) < inf else zero
+            s -= xv * la + (one - xv) * lb
+        s64 = np.float64(s)
+        if add_rows:
+            row_nll[r] += s64
+        else:
+            row_nll[r] = s64
+        total += s64
+        if want_grad:
+            gr = grad[r]
+            for j in range(d):
+                pv = ar[j]
+                er[j] = (pv - xr[j]) / (pv * (one - pv))
+            for j in range(d):  # through memory: (p − x)/(p(1 − p)) and p(1 − p) must not meet in one expression
+                gr[j] = er[j] * (ar[j] * (one - ar[j]))
+            for j in range(d):
+                v = select(gr[j] == gr[j], gr[j], zero) * gs
+                gr[j] = v
+                acc[j] += v
+    if want_grad and db.shape[0] != 0:
+        for j in range(d):
             db[j] = acc[j]
+    return total
 
 
 def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.ndarray, b: np.ndarray,
@@ -344,12 +267,18 @@ def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.n
     ``o`` [R, w] += ``b`` [w] (in place; o keeps the pre-activation), ``a`` = act(o), NLL per row into ``row_nll``
     (or added to it with ``add_rows``) and its total returned; if ``grad`` is given: ``grad`` [R, w] =
     gscale·∂(summed NLL)/∂o including the activation derivative (DL4J's NaN rule for Bernoulli) and ``db`` [w] =
-    its column sums (``acc`` float64[w] scratch). ``e`` [R, w]: scratch for ∂NLL/∂a (without it the activation
-    backprop runs in place, which makes the activation kernel allocate a scratch block). The activation is
-    evaluated deterministically (RReLU with its mean slope). Arrays as in :func:`part_nll`.
+    its column sums (``acc`` float64[w] scratch). ``e`` [R, w]: scratch for ∂NLL/∂a (without it ∂NLL/∂a goes to
+    ``grad`` and the activation backprop runs in place there). The activation is evaluated deterministically
+    (RReLU with its mean slope). Arrays as in :func:`part_nll`. Bernoulli with a sigmoid runs as one kernel.
     """
-    KA.bias_act_forward(code, p, o, b, a)
     want = grad is not None
+    if kind == BERNOULLI and code == KA.SIGMOID:
+        g = grad if want else a
+        er = KA.scratch(KA._empty(o, b, a, g).dtype, o.shape[1], 2) if e is None else e.reshape(-1)
+        if want and db.shape[0] == 0:
+            acc = KA.scratch(np.dtype(np.float64), o.shape[1], 1)
+        return _bernoulli_sigmoid(x, o, b, a, g, er, db, row_nll, acc, gscale, want, add_rows)
+    KA.bias_act_forward(code, p, o, b, a)
     g = (grad if e is None else e) if want else a
     total = part_nll(kind, x, a, g, row_nll, want, add_rows)
     if want:
@@ -358,7 +287,7 @@ def nll_and_gradient(kind: int, code: int, p: np.ndarray, x: np.ndarray, o: np.n
     return total
 
 
-@_kernel(lambda t: nb.void(nb.int64, t[:, ::1], t[:, ::1], t[:, ::1], nb.boolean), 1)
+@_kernel
 def part_generate(kind, a, noise, out, random):
     """Mean (``random`` false) or one random draw of one leaf distribution into ``out`` [N, d], given its
     activated parameters ``a`` [N, w] (= act(o), bias included).
@@ -408,7 +337,7 @@ def part_generate(kind, a, noise, out, random):
 # ----------------------------------------------------------------------------------------------------------------
 # latent layer
 # ----------------------------------------------------------------------------------------------------------------
-@_kernel(lambda t: nb.float64(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
+@_kernel
 def reparam_forward(mu, lv, sig, var, eps, z):
     """Given μ and ℓ = log σ² [N, K] (after the pzx activation): σ² = e^ℓ into ``var``, σ = √σ² into ``sig``,
     z[l·N + n] = μ[n] + σ[n]⊙ε[l·N + n] for every sample l (``eps`` and ``z`` [L·N, K]; ``z`` may be ``eps``).
@@ -418,11 +347,8 @@ def reparam_forward(mu, lv, sig, var, eps, z):
     """
     n = mu.shape[0]
     k = mu.shape[1]
-    for arr in (lv, sig, var):
-        if arr.shape[0] != n or arr.shape[1] != k:
-            raise ValueError("reparam_forward: latent arrays must all be [N, K]")
-    if eps.shape[1] != k or z.shape[0] != eps.shape[0] or z.shape[1] != k or n == 0 or eps.shape[0] % n != 0:
-        raise ValueError("reparam_forward: eps and z must be [L*N, K]")
+    if not same_shape(mu, lv, sig, var) or not same_shape(eps, z) or eps.shape[1] != k or n == 0 or eps.shape[0] % n:
+        raise ValueError("reparam_forward: mu, lv, sig, var must be [N, K], eps and z [L*N, K]")
     T = mu.dtype.type
     one = T(1.0)
     kl = 0.0
@@ -450,20 +376,26 @@ def reparam_forward(mu, lv, sig, var, eps, z):
     return kl
 
 
-@_kernel(lambda t: nb.void(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1]))
-def reparam_backward(mu, sig, var, eps, gz, gmu, glv):
+@_kernel
+def reparam_backward(mu, sig, var, eps, gz, gmu, glv, db_mu=None, db_lv=None, acc=None):
     """Gradients with respect to μ and ℓ (before g′) of REC + KL, given ``gz`` = ∂REC/∂z of all samples
-    ([L·N, K], already scaled by 1/L): gmu = Σ_l gz_l + μ, glv = Σ_l ½·gz_l⊙ε_l⊙σ + ½(σ² − 1) ([N, K]).
+    ([L·N, K], already scaled by 1/L): gmu = Σ_l gz_l + μ, glv = Σ_l ½·gz_l⊙ε_l⊙σ + ½(σ² − 1) ([N, K]). With
+    ``db_mu`` and ``db_lv`` [K] (and the float64 scratch ``acc``, at least 2K long) also their column sums, the bias
+    gradients of the two heads when g is the identity.
 
-    Signature: ``reparam_backward(mu, sig, var: T[N, K], eps, gz: T[L·N, K], gmu, glv: T[N, K]) -> None``.
+    Signature: ``reparam_backward(mu, sig, var: T[N, K], eps, gz: T[L·N, K], gmu, glv: T[N, K][, db_mu, db_lv: T[K],
+    acc: float64[≥ 2K]]) -> None``.
     """
     n = mu.shape[0]
     k = mu.shape[1]
-    for arr in (sig, var, gmu, glv):
-        if arr.shape[0] != n or arr.shape[1] != k:
-            raise ValueError("reparam_backward: latent arrays must all be [N, K]")
-    if gz.shape[0] != eps.shape[0] or gz.shape[1] != k or eps.shape[1] != k or n == 0 or eps.shape[0] % n != 0:
-        raise ValueError("reparam_backward: eps and gz must be [L*N, K]")
+    if (not same_shape(mu, sig, var, gmu, glv) or not same_shape(eps, gz) or eps.shape[1] != k or n == 0
+            or eps.shape[0] % n):
+        raise ValueError("reparam_backward: mu, sig, var, gmu, glv must be [N, K], eps and gz [L*N, K]")
+    if db_mu is not None:
+        if db_mu.shape[0] != k or db_lv.shape[0] != k or acc.shape[0] < 2 * k:
+            raise ValueError("reparam_backward: db_mu and db_lv must be [K], acc at least 2K long")
+        for j in range(2 * k):
+            acc[j] = 0.0
     T = mu.dtype.type
     half = T(0.5)
     one = T(1.0)
@@ -483,10 +415,19 @@ def reparam_backward(mu, sig, var, eps, gz, gmu, glv):
             for j in range(k):
                 gm[j] += gr[j]
                 gl[j] += half * gr[j] * er[j] * sgr[j]
+        if db_mu is not None:
+            for j in range(k):
+                acc[j] += gm[j]
+                acc[k + j] += gl[j]
+    if db_mu is not None:
+        for j in range(k):
+            db_mu[j] = acc[j]
+            db_lv[j] = acc[k + j]
 
 
 def warmup() -> None:
-    """Load (or compile) every kernel for both dtypes."""
+    """Load (or compile) every kernel for both dtypes (the activation kernels ``nll_and_gradient`` uses for other
+    activations than the sigmoid compile with the activation module's ``warmup``)."""
     for dt in (np.float32, np.float64):
         x = np.full((2, 3), 0.5, dt)
         for kind, w in ((BERNOULLI, 3), (GAUSSIAN, 6), (EXPONENTIAL, 3)):
@@ -495,6 +436,10 @@ def warmup() -> None:
             part_nll(kind, x, a, g, np.zeros(2), True, False)
             part_grad_finish(True, g, np.zeros(w, dt), np.zeros(w), 1.0)
             part_generate(kind, a, x, np.zeros((2, 3), dt), True)
+        o, a, g = np.zeros((2, 3), dt), np.zeros((2, 3), dt), np.zeros((2, 3), dt)
+        nll_and_gradient(BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), x, o, np.zeros(3, dt), a, g, np.zeros(3, dt),
+                         np.zeros(2), np.zeros(3))
         arrs = [np.zeros((2, 3), dt) for _ in range(7)]
         reparam_forward(*arrs[:6])
         reparam_backward(*arrs)
+        reparam_backward(*arrs, np.zeros(3, dt), np.zeros(3, dt), np.zeros(6))

@@ -42,28 +42,29 @@ Arrays: all of z's dtype (float32 or float64; the kernel compiles lazily, one si
 disk), C-contiguous; ``labels``, ``z``, ``a_buf``, ``grad_out`` [N, D], ``row_scores`` [N]. ``a_buf`` receives
 a = act(z) and must not overlap ``z``; ``grad_out`` may be ``a_buf`` itself (it then holds the gradient). dL/da
 goes to the activation module's thread-local scratch (N·D elements, grown once): nothing is allocated per call.
-float32 logs use the vectorisable bit-cast log of :mod:`.activations` (relative error ~1e-7); float64 uses
+float32 logs use the vectorisable bit-cast log of :mod:`._fastmath` (relative error ~1e-7); float64 uses
 ``math.log``.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
-from dl4py.kernels import activations as _activations
+from dl4py.kernels import _fastmath
+from dl4py.kernels._fastmath import log as _log
+from dl4py.kernels._support import depend_on, same_shape
 from dl4py.kernels.activations import (
     NAME_BY_CODE,
     SOFTMAX,
-    _check_same_shape,
     _empty,
-    _flat,
     _inline,
     _jit,
-    _log,
-    backward_kernel,
-    block_elements,
-    forward_kernel,
+    act_backward,
+    act_forward,
     scratch,
 )
 
@@ -98,6 +99,27 @@ WEIGHTED: frozenset[int] = frozenset({MSE, L2, L1, MAE, XENT, MCXENT, MAPE, MSLE
 _EPS_THRESHOLD = 1e-5  # Nd4j.EPS_THRESHOLD: KLD clipping, cosine-proximity norm floors
 
 
+@intrinsic
+def _flat(typingctx, arr):
+    """The 1-D view of all elements of a C-contiguous array (same data and owner): ``arr.reshape(arr.size)``
+    without numba's general reshape, whose code costs a few tenths of a second of compile time in every kernel."""
+    if not isinstance(arr, types.Array) or arr.layout != "C":
+        return None
+    flat = arr.copy(ndim=1, layout="C")
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        dst = make_array(flat)(context, builder)
+        n = context.get_constant(types.intp, 1)
+        for extent in cgutils.unpack_tuple(builder, src.shape, sig.args[0].ndim):
+            n = builder.mul(n, extent)
+        populate_array(dst, data=src.data, shape=[n], strides=[src.itemsize], itemsize=src.itemsize,
+                       meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, flat, dst._getvalue())
+
+    return flat(arr), codegen
+
+
 def loss_params(code: int, *values: float) -> np.ndarray:
     """The float64 ``lp`` array for ``code``: the given leading values, DL4J's defaults for the rest."""
     p = np.array(DEFAULT_PARAMS[code], dtype=np.float64)
@@ -130,9 +152,8 @@ def _make_loss_rows(loss, softmax):
         with at least D elements (the weights when there are none).
         """
         n, width = z.shape
-        _check_same_shape(z, labels)
-        _check_same_shape(z, a)
-        _check_same_shape(z, s)
+        if not same_shape(z, labels, a, s):
+            raise ValueError("labels, z, a and the dL/da buffer must have the same shape")
         if rows.shape[0] != n:
             raise ValueError("row_scores must have one entry per row")
         if lp.shape[0] < 4:
@@ -270,19 +291,6 @@ def _make_loss_rows(loss, softmax):
     return _jit(_loss_rows)
 
 
-def _depend_on(path: str, *dispatchers) -> None:
-    """numba keys a function's on-disk cache on its own source file only; these kernels link code from
-    ``activations.py``, so that file's stamp is folded into theirs (else edits there would leave stale object code).
-    """
-    st = os.stat(path)
-    for d in dispatchers:
-        try:
-            cache_file = d._cache._cache_file
-            cache_file._source_stamp = (cache_file._source_stamp, st.st_mtime, st.st_size)
-        except AttributeError:  # numba internals changed: keep numba's own behaviour
-            pass
-
-
 _LOSS_ROWS: dict[int, object] = {}  # 2·loss + softmax -> compiled loss pass, created on first use
 _SOFTMAX_SPECIFIC = frozenset({XENT, MCXENT})  # the losses whose pass differs after a softmax
 
@@ -303,7 +311,7 @@ def loss_rows_kernel(loss_code: int, act_code: int):
         k = _LOSS_ROWS.get(2 * loss_code + softmax)
         if k is None:
             k = _make_loss_rows(int(loss_code), softmax)
-            _depend_on(_activations.__file__, k)
+            depend_on((_fastmath.__file__,), k)
             k = _LOSS_ROWS.setdefault(2 * loss_code + softmax, k)
         _LOSS_ROWS[key] = k
     return k
@@ -314,7 +322,7 @@ def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
 
     ``labels`` and ``row_scores`` of another dtype (or non-contiguous labels) go through scratch copies.
     """
-    e = _empty(z, a_buf, weights)  # float32 or float64, else TypeError
+    _empty(z, a_buf, weights)  # float32 or float64, else TypeError
     if a_buf.shape != z.shape:
         raise ValueError(f"a_buf shape {a_buf.shape} != z shape {z.shape}")
     if z.size and np.may_share_memory(a_buf, z):
@@ -328,7 +336,7 @@ def _score(loss_code, lp, act_code, ap, labels, z, weights, a_buf, row_scores):
         labels = y
     rows = row_scores if row_scores.dtype == z.dtype else scratch(z.dtype, n, 5)[:n]
     kernel = loss_rows_kernel(loss_code, act_code)
-    forward_kernel(act_code)(ap, z, e, a_buf, e)
+    act_forward(act_code, ap, z, a_buf)
     s = scratch(z.dtype, n * width, 2)[: n * width].reshape(n, width)
     total = kernel(lp, labels, z, weights, a_buf, s, rows, scratch(z.dtype, width, 3))
     if rows is not row_scores:
@@ -354,13 +362,11 @@ def loss_score_and_gradient(loss_code: int, lp: np.ndarray, act_code: int, ap: n
     if softmax and loss_code == MCXENT:  # s already holds the fused dL/dz
         np.copyto(grad_out, s)
     else:
-        e = _empty(z)
-        tmp, acc = scratch(z.dtype, block_elements(z.shape[1])), _activations._EMPTY[np.dtype(np.float64)]
         if np.may_share_memory(grad_out, a_buf):
-            backward_kernel(act_code)(ap, z, a_buf, s, s, e, tmp, acc)  # in place on the scratch, a_buf still read
+            act_backward(act_code, ap, z, a_buf, s, s)  # in place on the scratch, a_buf still read
             np.copyto(grad_out, s)
         else:
-            backward_kernel(act_code)(ap, z, a_buf, s, grad_out, e, tmp, acc)
+            act_backward(act_code, ap, z, a_buf, s, grad_out)
         if softmax and loss_code == XENT and weights.shape[0]:  # DL4J weighs XENT after the activation's backprop
             np.multiply(grad_out, weights, out=grad_out)
     return total

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...exceptions import DL4JInvalidConfigException
+from ...kernels._support import start_numba
 from ..conf.layers import DenseLayer
 from .base import EngineLayer, register_engine_layer
 
@@ -13,6 +14,7 @@ class DenseCore(EngineLayer):
 
     def __init__(self, conf, index, dtype) -> None:
         super().__init__(conf, index, dtype)
+        start_numba()  # numba's one-off start-up at network init, not in the first fit
         if getattr(conf, "has_layer_norm", False):
             raise DL4JInvalidConfigException(f"{self.describe()}: hasLayerNorm is not supported by dl4py's engine yet")
         self.n_in, self.n_out = conf.n_in, conf.n_out

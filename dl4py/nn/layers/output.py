@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
+from ...kernels._support import start_numba
 from ..conf.layers import BaseOutputLayer, LossLayer
 from .base import EngineLayer, register_engine_layer, to_numeric_array
 from .dense import DenseCore
@@ -86,6 +87,7 @@ class LossLayerEngine(OutputMixin, EngineLayer):
 
     def __init__(self, conf, index, dtype) -> None:
         super().__init__(conf, index, dtype)
+        start_numba()  # numba's one-off start-up at network init, not in the first fit
         self.loss = loss_spec(conf.loss_function, self.describe(), None)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:

@@ -18,6 +18,7 @@ from ...activations.impl import ActivationIdentity, ActivationSigmoid
 from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
 from ...kernels import activations as KA
 from ...kernels import distributions as KD
+from ...kernels._support import start_numba
 from ..conf.layers.variational import (
     BernoulliReconstructionDistribution,
     CompositeReconstructionDistribution,
@@ -173,6 +174,7 @@ class VariationalAutoencoderEngine(EngineLayer):
             if isinstance(exc, DL4JInvalidConfigException):
                 raise
             raise DL4JInvalidConfigException(f"{conf.describe(index)}: {exc}") from exc
+        start_numba()  # numba's one-off start-up at network init, not in the first fit
         where = self.describe()
         if getattr(conf, "weight_noise", None) is not None:
             raise DL4JInvalidConfigException(
@@ -313,6 +315,28 @@ class VariationalAutoencoderEngine(EngineLayer):
         else:
             KA.act_backward_bias(spec.code, spec.params, z, out, eps, delta, db)
 
+    def _head_fwd(self, spec: ActivationSpec, z: np.ndarray, b: np.ndarray, out: str, train: bool) -> np.ndarray:
+        """z += b, then g(z) into the workspace buffer ``out`` for a q(z|x) head; returns the activation: ``z`` itself
+        when g is the identity (DL4J's default pzx activation), which then needs no buffer, copy or kernel."""
+        if spec.code == KA.IDENTITY:
+            np.add(z, b, out=z)
+            return z
+        a = self.ws(z.shape[0]).get(out, z.shape)
+        self._act_fwd(spec, z, b, a, train)
+        return a
+
+    def _head_bwd(self, spec: ActivationSpec, z: np.ndarray, out: np.ndarray, eps: np.ndarray, delta: str,
+                  db: np.ndarray, train: bool = True) -> np.ndarray:
+        """g'(z)·eps into the workspace buffer ``delta`` and db = its column sums, for a q(z|x) head; returns the
+        gradient (``eps`` itself, unchanged, when g is the identity: only the bias gradient is computed)."""
+        ws = self.ws(eps.shape[0])
+        if spec.code == KA.IDENTITY:
+            KA.column_sums(eps, ws.get("head_acc", (eps.shape[1],), np.float64), db)
+            return eps
+        d = ws.get(delta, eps.shape)
+        self._act_bwd(spec, z, out, eps, d, db, train)
+        return d
+
     def _encode(self, x: np.ndarray, train: bool, prefix: str = "") -> np.ndarray:
         """Encoder hidden layers; pre-activations in ``{prefix}ez{i}``, activations in ``{prefix}ea{i}``."""
         n = x.shape[0]
@@ -341,16 +365,17 @@ class VariationalAutoencoderEngine(EngineLayer):
         np.matmul(u, self.params["pXZW"], out=o)
         return o
 
-    def _heads(self, h: np.ndarray, train: bool, prefix: str = "") -> None:
+    def _heads(self, h: np.ndarray, train: bool, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """The two q(z|x) heads: pre-activations in ``{prefix}m`` and ``{prefix}s``; returns (μ, log σ²)."""
         n = h.shape[0]
         ws = self.ws(n)
         k = self.n_out
         m, s = ws.get(prefix + "m", (n, k)), ws.get(prefix + "s", (n, k))
-        mu, lv = ws.get(prefix + "mu", (n, k)), ws.get(prefix + "lv", (n, k))
         np.matmul(h, self.params["pZXMeanW"], out=m)
         np.matmul(h, self.params["pZXLogStd2W"], out=s)
-        self._act_fwd(self.pzx_mean, m, self._b["pZXMeanb"], mu, train)
-        self._act_fwd(self.pzx_logvar, s, self._b["pZXLogStd2b"], lv, train)
+        mu = self._head_fwd(self.pzx_mean, m, self._b["pZXMeanb"], prefix + "mu", train)
+        lv = self._head_fwd(self.pzx_logvar, s, self._b["pZXLogStd2b"], prefix + "lv", train)
+        return mu, lv
 
     def _part_arrays(self, part: _Part, x: np.ndarray, o: np.ndarray, prefix: str):
         """Contiguous x and o blocks of one leaf (views when the leaf covers everything, else copies)."""
@@ -452,8 +477,7 @@ class VariationalAutoencoderEngine(EngineLayer):
         ws = self.ws(n)
         k = self.n_out
         m = ws.get("m", (n, k))
-        dm = ws.get("sup_dm", (n, k))
-        self._act_bwd(self.pzx_mean, m, self._fwd_out, eps, dm, self._gb["pZXMeanb"], self._fwd_train)
+        dm = self._head_bwd(self.pzx_mean, m, self._fwd_out, eps, "sup_dm", self._gb["pZXMeanb"], self._fwd_train)
         e_last = len(self.enc_sizes) - 1
         h_last = ws.get(f"ea{e_last}", (n, self.enc_sizes[e_last]))
         np.matmul(dm.T, h_last, out=self.grads["pZXMeanW"].T)
@@ -514,8 +538,8 @@ class VariationalAutoencoderEngine(EngineLayer):
         ws = self.ws(n)
         # encoder and q(z|x)
         h = self._encode(x, True)
-        self._heads(h, True)
-        m, s, mu, lv = (ws.get(name, (n, k)) for name in ("m", "s", "mu", "lv"))
+        mu, lv = self._heads(h, True)
+        m, s = ws.get("m", (n, k)), ws.get("s", (n, k))
         sig, var = ws.get("sig", (n, k)), ws.get("var", (n, k))
         eps = ws.get("eps", (rows, k))
         self._noise(eps, noise, samples, n)
@@ -544,10 +568,14 @@ class VariationalAutoencoderEngine(EngineLayer):
         np.matmul(delta, w_next.T, out=gz)
         # latent layer: reparameterisation + KL, then g' on both heads
         gmu, glv = ws.get("gmu", (n, k)), ws.get("glv", (n, k))
-        KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv)
-        dm, ds = ws.get("dm", (n, k)), ws.get("ds", (n, k))
-        self._act_bwd(self.pzx_mean, m, mu, gmu, dm, self._gb["pZXMeanb"])
-        self._act_bwd(self.pzx_logvar, s, lv, glv, ds, self._gb["pZXLogStd2b"])
+        if self.pzx_mean.code == KA.IDENTITY:  # g' = 1: the head gradients are gmu and glv, summed in the same pass
+            KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv, self._gb["pZXMeanb"], self._gb["pZXLogStd2b"],
+                                ws.get("heads_acc", (2 * k,), np.float64))
+            dm, ds = gmu, glv
+        else:
+            KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv)
+            dm = self._head_bwd(self.pzx_mean, m, mu, gmu, "dm", self._gb["pZXMeanb"])
+            ds = self._head_bwd(self.pzx_logvar, s, lv, glv, "ds", self._gb["pZXLogStd2b"])
         np.matmul(dm.T, h, out=self.grads["pZXMeanW"].T)
         np.matmul(ds.T, h, out=self.grads["pZXLogStd2W"].T)
         e_last = len(self.enc_sizes) - 1
@@ -611,8 +639,7 @@ class VariationalAutoencoderEngine(EngineLayer):
             noise_arr = noise_arr.reshape(samples, n, k)
         ws = self.ws(n)
         h = self._encode(x, False, "rp_")
-        self._heads(h, False, "rp_")
-        mu, lv = ws.get("rp_mu", (n, k)), ws.get("rp_lv", (n, k))
+        mu, lv = self._heads(h, False, "rp_")
         sig, var = ws.get("rp_sig", (n, k)), ws.get("rp_var", (n, k))
         # samples are decoded in equal chunks of at most _PROBABILITY_CHUNK_ROWS rows (one set of buffers, reused
         # by later calls with the same N); the last chunk may carry a few unused padding samples
