@@ -17,6 +17,7 @@ import numpy as np
 from ...activations.impl import ActivationIdentity, ActivationSigmoid
 from ...exceptions import DL4JInvalidConfigException, DL4JInvalidInputException
 from ...kernels import activations as KA
+from ...kernels import autoencoder as KAE
 from ...kernels import distributions as KD
 from ...kernels._support import start_numba
 from ..conf.layers.variational import (
@@ -319,7 +320,7 @@ class VariationalAutoencoderEngine(EngineLayer):
         """z += b, then g(z) into the workspace buffer ``out`` for a q(z|x) head; returns the activation: ``z`` itself
         when g is the identity (DL4J's default pzx activation), which then needs no buffer, copy or kernel."""
         if spec.code == KA.IDENTITY:
-            np.add(z, b, out=z)
+            KAE.add_row(z, b)  # not np.add: NumPy buffers the broadcast row through a [N, nOut] temporary
             return z
         a = self.ws(z.shape[0]).get(out, z.shape)
         self._act_fwd(spec, z, b, a, train)
