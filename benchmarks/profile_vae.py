@@ -104,7 +104,7 @@ def instrument(net, prof: Profiler) -> None:
     for b in up.blocks:
         b.kernel = prof.wrap(
             lambda *a, _n=len(b.entries): f"Adam kernel, {'writing' if a[-1] else 'dry run (non-finite check)'} "
-                                          f"({_n} parameters, one call each)", b.kernel)
+                                          f"(one call for {_n} parameters)", b.kernel)
     type(up).update = prof.wrap("updater Python (hyper-parameters, views, loop)", type(up).update)
 
 
