@@ -21,15 +21,23 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = False) -> dict[str, float]:
+def warmup(dtypes: tuple[str, ...] = ("float32", "float64"), verbose: bool = False,
+           typical: bool = False) -> dict[str, float]:
     """Compile (or load from numba's on-disk cache) every engine kernel for ``dtypes``; returns seconds per
-    kernel module. Run once after installing (``python -m dl4py warmup``) so the first ``fit`` starts at once."""
+    kernel module. Run once after installing (``python -m dl4py warmup``) so the first ``fit`` starts at once.
+    ``typical=True``: only the kernels of the typical networks — DL4J's MNIST-anomaly VAE, a sigmoid/XENT
+    AutoEncoder and the MLPMnist-shaped classifier, float32 — by training and running each once (seconds, not
+    minutes)."""
     import importlib
     import inspect
     import time
 
     import numpy as np
 
+    if typical:
+        from ._typical import warm_typical_networks
+
+        return warm_typical_networks(verbose)
     timings: dict[str, float] = {}
     for name in ("updaters", "activations", "losses", "reductions", "distributions", "autoencoder"):
         try:

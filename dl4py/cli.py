@@ -344,7 +344,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_warmup(args: argparse.Namespace) -> int:
     import dl4py
 
-    timings = dl4py.warmup(verbose=True)
+    timings = dl4py.warmup(verbose=True, typical=args.typical)
     print(f"total {sum(timings.values()):.2f} s")
     return 0
 
@@ -405,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("warmup", help="compile and cache the engine's kernels (numba)")
+    p.add_argument("--typical", action="store_true",
+                   help="only the kernels of the typical networks (VAE, AutoEncoder, MLP; float32): seconds")
     p.set_defaults(func=cmd_warmup)
     return parser
 

@@ -204,9 +204,17 @@ def test_python_m_dl4py_keeps_warmup(monkeypatch, capsys):
     import dl4py
     import dl4py.__main__ as entry
 
-    monkeypatch.setattr(dl4py, "warmup", lambda verbose=False: {"updaters": 0.25})
+    monkeypatch.setattr(dl4py, "warmup", lambda verbose=False, typical=False: {"updaters": 0.25 + typical})
     assert entry.main(["warmup"]) == 0
     assert "total 0.25 s" in capsys.readouterr().out
+    assert entry.main(["warmup", "--typical"]) == 0
+    assert "total 1.25 s" in capsys.readouterr().out
+
+
+def test_typical_warmup_trains_the_three_typical_networks():
+    import dl4py
+
+    assert set(dl4py.warmup(typical=True)) == {"vae", "autoencoder", "mlp"}
 
 
 def test_console_script_is_declared():
