@@ -227,7 +227,9 @@ def worker_memory(spec: dict) -> dict:
     w = W.WORKLOADS["vae-train-128"]
     batches = W.make_batches(w, spec["batches"])
     import dl4py.nn.multilayer  # noqa: F401
+    from dl4py.kernels._support import start_numba
 
+    start_numba()  # numba's per-process runtime (tens of MiB) is not the network's memory
     rss_before = _rss_kib()
     net = W.dl4py_vae_network()
     rss_init = _rss_kib()
