@@ -12,13 +12,13 @@ from dl4py.nn.conf import NeuralNetConfiguration
 from dl4py.nn.conf.layers import AutoEncoder
 from dl4py.nn.conf.layers.variational import (
     BernoulliReconstructionDistribution,
-    CompositeReconstructionDistribution,
-    ExponentialReconstructionDistribution,
     GaussianReconstructionDistribution,
     LossFunctionWrapper,
     VariationalAutoencoder,
 )
 from dl4py.nn.multilayer import MultiLayerNetwork
+
+from tests.test_vae_methods import composite
 
 A = Activation
 
@@ -30,17 +30,10 @@ def _net(layer):
     return net
 
 
-def _composite():
-    return (CompositeReconstructionDistribution.Builder()
-            .addDistribution(2, GaussianReconstructionDistribution(A.IDENTITY))
-            .addDistribution(2, BernoulliReconstructionDistribution())
-            .addDistribution(2, ExponentialReconstructionDistribution(A.TANH)).build())
-
-
 VAES = {
     "bernoulli": dict(dist=BernoulliReconstructionDistribution(A.SIGMOID), samples=1, enc=(5,), dec=(4,)),
     "gaussian-3-samples": dict(dist=GaussianReconstructionDistribution(A.TANH), samples=3, enc=(5, 4), dec=(4,)),
-    "composite-2-layers": dict(dist=_composite(), samples=2, enc=(5,), dec=(4, 3)),
+    "composite-2-layers": dict(dist=composite(), samples=2, enc=(5,), dec=(4, 3)),
     "loss-wrapper": dict(dist=LossFunctionWrapper(A.SIGMOID, LossFunctions.LossFunction.MSE.getILossFunction()),
                          samples=1, enc=(5,), dec=(4,)),
 }
