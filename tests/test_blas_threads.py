@@ -37,6 +37,15 @@ class FakeClock:
             self.now += self.cost[self.pool.threads]
 
 
+def governed(cost: dict[int, float], **options) -> tuple[FakePool, FakeClock, ThreadGovernor]:
+    """A 2-thread fake pool, a clock charging ``cost`` per step, and an enabled governor over them."""
+    pool = FakePool(2)
+    clock = FakeClock(pool, cost)
+    gov = ThreadGovernor(pool=pool, clock=clock, **options)
+    gov.enabled = True
+    return pool, clock, gov
+
+
 def test_collapsing_pool_is_avoided_and_callers_setting_restored():
     pool = FakePool(2)
     clock = FakeClock(pool, {2: 7.0, 1: 1.0})  # two threads collapse (7x slower)
@@ -57,10 +66,7 @@ def test_collapsing_pool_is_avoided_and_callers_setting_restored():
 
 
 def test_faster_pool_is_kept_and_interval_doubles():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 1.0, 1: 1.8})
-    gov = ThreadGovernor(probe_steps=2, first_interval=4, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 1.0, 1: 1.8}, probe_steps=2, first_interval=4)
     for _ in range(5):
         clock.run(gov)
     assert gov.choice("k", 2) == 2
@@ -71,10 +77,7 @@ def test_faster_pool_is_kept_and_interval_doubles():
 
 
 def test_choice_follows_a_change_of_load():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 1.0, 1: 1.8})
-    gov = ThreadGovernor(probe_steps=2, first_interval=4, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 1.0, 1: 1.8}, probe_steps=2, first_interval=4)
     for _ in range(5 + 4):
         clock.run(gov)
     clock.cost = {2: 9.0, 1: 1.8}  # the machine got busy
@@ -85,10 +88,7 @@ def test_choice_follows_a_change_of_load():
 
 
 def test_keys_are_timed_separately_and_one_thread_is_left_alone():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
-    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 5.0, 1: 1.0}, probe_steps=1, first_interval=5)
     for _ in range(3):
         clock.run(gov, "a")
     assert gov.choice("a", 2) == 1 and gov.choice("b", 2) is None
@@ -108,10 +108,7 @@ def test_keys_are_timed_separately_and_one_thread_is_left_alone():
 
 
 def test_setting_restored_when_the_step_raises():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
-    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 5.0, 1: 1.0}, probe_steps=1, first_interval=5)
     for _ in range(3):
         clock.run(gov)
     with pytest.raises(RuntimeError):
@@ -162,10 +159,7 @@ def test_network_steps_leave_the_real_pool_as_the_caller_set_it():
 
 
 def test_inference_is_governed_only_when_asked():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 5.0, 1: 1.0})
-    gov = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 5.0, 1: 1.0}, probe_steps=1, first_interval=5)
     for _ in range(5):
         with gov.step("infer", inference=True):
             pass
@@ -178,20 +172,15 @@ def test_inference_is_governed_only_when_asked():
 
 
 def test_a_marginal_gain_keeps_one_thread():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 0.95, 1: 1.0})  # 5 % faster: within the margin, one thread is kept
-    gov = ThreadGovernor(probe_steps=2, first_interval=4, margin=0.1, pool=pool, clock=clock)
-    gov.enabled = True
+    # the pool is 5 % faster: within the margin, so one thread is kept
+    pool, clock, gov = governed({2: 0.95, 1: 1.0}, probe_steps=2, first_interval=4, margin=0.1)
     for _ in range(5):
         clock.run(gov)
     assert gov.choice("k", 2) == 1
 
 
 def test_collapse_while_using_the_pool_triggers_a_probe_at_once():
-    pool = FakePool(2)
-    clock = FakeClock(pool, {2: 0.5, 1: 1.0})
-    gov = ThreadGovernor(probe_steps=1, first_interval=100, patience=2, pool=pool, clock=clock)
-    gov.enabled = True
+    pool, clock, gov = governed({2: 0.5, 1: 1.0}, probe_steps=1, first_interval=100, patience=2)
     for _ in range(3 + 5):
         clock.run(gov)
     assert gov.choice("k", 2) == 2 and clock.used[3:] == [2] * 5
