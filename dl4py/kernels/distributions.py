@@ -338,17 +338,21 @@ def part_generate(kind, a, noise, out, random):
 # latent layer
 # ----------------------------------------------------------------------------------------------------------------
 @_kernel
-def reparam_forward(mu, lv, sig, var, eps, z):
+def reparam_forward(mu, lv, sig, var, eps, z, b_mu=None, b_lv=None):
     """Given μ and ℓ = log σ² [N, K] (after the pzx activation): σ² = e^ℓ into ``var``, σ = √σ² into ``sig``,
     z[l·N + n] = μ[n] + σ[n]⊙ε[l·N + n] for every sample l (``eps`` and ``z`` [L·N, K]; ``z`` may be ``eps``).
-    Returns −½·Σ_{n,k}(1 + ℓ − μ² − σ²) over the N examples (float64, not divided by N).
+    Returns −½·Σ_{n,k}(1 + ℓ − μ² − σ²) over the N examples (float64, not divided by N). With ``b_mu`` and ``b_lv``
+    [K], μ and ℓ are first the heads' pre-activations, to which these biases are added in place (the identity pzx
+    activation: no kernel of its own).
 
-    Signature: ``reparam_forward(mu, lv, sig, var: T[N, K], eps, z: T[L·N, K]) -> float``.
+    Signature: ``reparam_forward(mu, lv, sig, var: T[N, K], eps, z: T[L·N, K][, b_mu, b_lv: T[K]]) -> float``.
     """
     n = mu.shape[0]
     k = mu.shape[1]
     if not same_shape(mu, lv, sig, var) or not same_shape(eps, z) or eps.shape[1] != k or n == 0 or eps.shape[0] % n:
         raise ValueError("reparam_forward: mu, lv, sig, var must be [N, K], eps and z [L*N, K]")
+    if b_mu is not None and (b_mu.shape[0] != k or b_lv.shape[0] != k):
+        raise ValueError("reparam_forward: b_mu and b_lv must be [K]")
     T = mu.dtype.type
     one = T(1.0)
     kl = 0.0
@@ -357,6 +361,10 @@ def reparam_forward(mu, lv, sig, var, eps, z):
         lvr = lv[i]
         sgr = sig[i]
         vr = var[i]
+        if b_mu is not None:
+            for j in range(k):
+                mur[j] += b_mu[j]
+                lvr[j] += b_lv[j]
         acc = 0.0
         for j in range(k):
             v = _exp(lvr[j])
@@ -441,5 +449,6 @@ def warmup() -> None:
                          np.zeros(2), np.zeros(3))
         arrs = [np.zeros((2, 3), dt) for _ in range(7)]
         reparam_forward(*arrs[:6])
+        reparam_forward(*arrs[:6], np.zeros(3, dt), np.zeros(3, dt))
         reparam_backward(*arrs)
         reparam_backward(*arrs, np.zeros(3, dt), np.zeros(3, dt), np.zeros(6))
