@@ -4,7 +4,8 @@
 
 Wraps the leaf operations of a step — every ``np.matmul`` (GEMM), the activation kernels (bias + activation
 forward, derivative + bias gradient backward), the reparameterisation/KL and Bernoulli NLL kernels, the noise
-draw, the Adam kernels (dry run and writing run), the finiteness checks, the regularisation-score reductions —
+draw, the updater's scan (regularisation score + finiteness bounds) and Adam kernels (a dry run only where the
+bounds cannot prove the update finite; the writing run), the finiteness checks —
 and records each one's *exclusive* wall and thread-CPU time. What is left of the step is Python overhead (and the
 untimed ``grad_flat.fill(0)``, measured separately). Thread-CPU time is what the table reports: it does not count
 time the process spent waiting for a CPU, so it stays meaningful on a loaded machine (with 1 BLAS thread the GEMMs
@@ -99,13 +100,17 @@ def instrument(net, prof: Profiler) -> None:
     KR.all_finite = prof.wrap(lambda a: f"all_finite over {a.shape[0]:,} values (non-finite guards)",
                               KR.all_finite)
     KR.sum_squares = prof.wrap("L2 score: sum_squares per weight", KR.sum_squares)
+    from dl4py.kernels import updaters as KU
+
+    KU.scan_block = prof.wrap(lambda w, *a: f"updater scan: regularisation score + bounds ({w.shape[0]:,} parameters)",
+                              KU.scan_block)
     net.rng = _RngProxy(net.rng, prof)
     up = net.pretrain_updater(0)
     for b in up.blocks:
         b.kernel = prof.wrap(
             lambda *a, _n=len(b.entries): f"Adam kernel, {'writing' if a[-1] else 'dry run (non-finite check)'} "
                                           f"(one call for {_n} parameters)", b.kernel)
-    type(up).update = prof.wrap("updater Python (hyper-parameters, views, loop)", type(up).update)
+    type(up).prepare = prof.wrap("updater Python (hyper-parameters, views, bounds, loop)", type(up).prepare)
 
 
 def _gemm_ceiling_cpu(batch: int, passes: int = 40) -> float:

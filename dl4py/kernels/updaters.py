@@ -66,6 +66,7 @@ __all__ = [
     "rmsprop_step",
     "adagrad_step",
     "adadelta_step",
+    "scan_block",
     "scale_inplace",
     "normalize_gradients",
     "GRADNORM_NONE",
@@ -598,6 +599,71 @@ def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
     return bad != bad
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The scan before an update: regularisation score and the sizes that bound the new values
+# ---------------------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def scan_block(w, g, s, bounds, reg, stats):
+    """One memory-bound pass over a block before its update (float64 sums; reassociated, so they vectorise).
+
+    Returns the block's regularisation score Σ_e (reg[e, 0]·Σ|w_e| + reg[e, 1]·Σw_e²) (``reg`` float64 [E, 2]:
+    the L1 coefficient and half the L2 + WeightDecay coefficient of every parameter; Σ|w_e| is only summed where
+    reg[e, 0] ≠ 0) and writes ``stats`` float64 [2 + 2V]: Σw², Σg², then for each state variable v of ``s``
+    (T [V, L]) Σs_v² and Σ(|s_v| − s_v) (0 exactly when no element is negative). A NaN or ±∞ anywhere makes the
+    sums it enters NaN or ∞; float64 squares of float32 values never overflow, so a finite Σx² bounds every
+    |x| by its square root.
+
+    Signature: ``scan_block(w, g: T[L], s: T[V, L], bounds: int64[E + 1], reg: float64[E, 2],
+    stats: float64[2 + 2V]) -> float``.
+    """
+    n = w.shape[0]
+    _check_len(n, g)
+    n_state = s.shape[0]
+    if n_state and s.shape[1] != n:
+        raise ValueError("scan_block: the state must be [V, L] for a block of L parameters")
+    if reg.shape[0] != bounds.shape[0] - 1 or reg.shape[1] != 2 or stats.shape[0] != 2 + 2 * n_state:
+        raise ValueError("scan_block: reg must be [E, 2] and stats [2 + 2V]")
+    score = 0.0
+    w2 = 0.0
+    for ent in range(bounds.shape[0] - 1):
+        lo, hi = bounds[ent], bounds[ent + 1]
+        c1 = reg[ent, 0]
+        sq = 0.0
+        ab = 0.0
+        wk = w[lo:hi]  # indices from 0: LLVM then knows they are not negative (no wraparound) and vectorises
+        if c1 != 0.0:
+            for i in range(hi - lo):
+                x = np.float64(wk[i])
+                sq += x * x
+                ab += abs(x)
+        else:
+            for i in range(hi - lo):
+                x = np.float64(wk[i])
+                sq += x * x
+        w2 += sq
+        if c1 != 0.0:
+            score += c1 * ab
+        if reg[ent, 1] != 0.0:
+            score += reg[ent, 1] * sq
+    g2 = 0.0
+    for i in range(n):
+        x = np.float64(g[i])
+        g2 += x * x
+    stats[0] = w2
+    stats[1] = g2
+    for v in range(n_state):
+        row = s[v]
+        s2 = 0.0
+        neg = 0.0
+        for i in range(n):
+            x = np.float64(row[i])
+            s2 += x * x
+            neg += abs(x) - x
+        stats[2 + 2 * v] = s2
+        stats[3 + 2 * v] = neg
+    return score
+
+
 #: DL4J updater class name -> step kernel.
 STEP_KERNEL_BY_NAME = {
     "Sgd": sgd_step,
@@ -738,4 +804,6 @@ def warmup(dtypes=(np.float32, np.float64)) -> float:
         _divide_inplace(g, 1.0)
         _clip_inplace(g, 1.0)
         _sum_squares(g)
+        for n_state in (0, 2):
+            scan_block(w, g, np.zeros((n_state, 2), dtype=dt), bounds, np.zeros((1, 2)), np.zeros(2 + 2 * n_state))
     return time.perf_counter() - start

@@ -5,7 +5,7 @@ update after it. Coefficients are schedules; plain numbers become ``FixedSchedul
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import field_validator
 
@@ -22,6 +22,12 @@ class Regularization(Dl4jConfig):
     def coefficient(self, iteration: int = 0, epoch: int = 0) -> float:
         raise NotImplementedError
 
+    def is_constant(self) -> bool:
+        """True when the coefficient is the same at every iteration and epoch (a ``FixedSchedule``)."""
+        return all(isinstance(getattr(self, name), FixedSchedule) for name in self.schedule_fields)
+
+    schedule_fields: ClassVar[tuple[str, ...]] = ()  # the fields holding the coefficient's schedule
+
 
 def _non_negative(cls, v: Any) -> Any:
     if isinstance(v, FixedSchedule) and v.value < 0:
@@ -36,6 +42,7 @@ class L1Regularization(Regularization):
     """L1: gradient += λ·sign(w); score += λ·Σ|w|."""
 
     l1: ScheduleLike = option(...)
+    schedule_fields: ClassVar[tuple[str, ...]] = ("l1",)
     _check = field_validator("l1")(classmethod(_non_negative))
 
     def coefficient(self, iteration: int = 0, epoch: int = 0) -> float:
@@ -47,6 +54,7 @@ class L2Regularization(Regularization):
     """L2: gradient += λ·w; score += ½λ·Σw²."""
 
     l2: ScheduleLike = option(...)
+    schedule_fields: ClassVar[tuple[str, ...]] = ("l2",)
     _check = field_validator("l2")(classmethod(_non_negative))
 
     def coefficient(self, iteration: int = 0, epoch: int = 0) -> float:
@@ -58,6 +66,7 @@ class WeightDecay(Regularization):
     """Weight decay: update += c·w (times the learning rate when applyLR); score += ½c·Σw²."""
 
     coeff: ScheduleLike = option(...)
+    schedule_fields: ClassVar[tuple[str, ...]] = ("coeff",)
     apply_lr: bool = option(True, json="applyLR")
     _check = field_validator("coeff")(classmethod(_non_negative))
 

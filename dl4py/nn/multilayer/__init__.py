@@ -330,9 +330,10 @@ class MultiLayerNetwork:
             )
         return last
 
-    def _gradient_and_score(self, x: np.ndarray, labels: Any) -> float:
+    def _gradient_and_score(self, x: np.ndarray, labels: Any, regularization: bool = True) -> float:
         """Forward in training mode, backprop; raw (summed) gradient into the gradient vector; returns the score
-        (mean loss + regularisation of backprop parameters), as DL4J's computeGradientAndScore."""
+        (mean loss + regularisation of backprop parameters unless ``regularization`` is false), as DL4J's
+        computeGradientAndScore."""
         out_layer = self._output_layer()
         acts = [x]
         for layer in self.layers[:-1]:
@@ -344,7 +345,7 @@ class MultiLayerNetwork:
             eps = self.layers[i].backward(eps, need_input_grad=i > 0)
         n = x.shape[0]
         score = total / n if self.conf.confs[-1].mini_batch else total
-        return score + self.calcRegularizationScore(True)
+        return score + self.calcRegularizationScore(True) if regularization else score
 
     def calcRegularizationScore(self, backpropParamsOnly: bool = True) -> float:
         it, ep = self.conf.iteration_count, self.conf.epoch_count
@@ -452,11 +453,11 @@ class MultiLayerNetwork:
         if self.numParams() == 0:
             return
         with self.blasThreads.step(("fit", x.shape[0])):
-            score = self._gradient_and_score(x, labels)
-            problem = self._checked_update(
-                score, x, it, ep, None,
-                lambda: self.updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                            divide_by_minibatch=self.conf.confs[0].mini_batch))
+            score = self._gradient_and_score(x, labels, regularization=False)
+            update = self.updater.prepare(self._params, self._grads, it, ep, x.shape[0],
+                                          divide_by_minibatch=self.conf.confs[0].mini_batch)
+            score += update.regularization_score  # of the backprop parameters, from the update's scan
+            problem = self._checked_update(score, x, it, ep, None, update.apply)
         if problem is not None:
             self._on_non_finite(problem)
             return
@@ -614,11 +615,10 @@ class MultiLayerNetwork:
             if not layer.pretrain_writes_whole_gradient:
                 layer.grad_flat.fill(0.0)
             score = layer.pretrain_gradient_and_score(x)
-            score += layer.regularization_score(False, it, ep)
-            problem = self._checked_update(
-                score, raw, it, ep, layerIdx,
-                lambda: updater.update(self._params, self._grads, it, ep, x.shape[0],
-                                       divide_by_minibatch=conf.mini_batch, skip_pretrain=False))
+            update = updater.prepare(self._params, self._grads, it, ep, x.shape[0],
+                                     divide_by_minibatch=conf.mini_batch, skip_pretrain=False)
+            score += update.regularization_score  # of all the layer's parameters, from the update's scan
+            problem = self._checked_update(score, raw, it, ep, layerIdx, update.apply)
         if problem is not None:
             self._on_non_finite(problem)
             return score

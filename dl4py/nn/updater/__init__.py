@@ -7,9 +7,12 @@ then v) covers all parameters of the block — so DL4J's ``updaterState.bin`` ma
 
 One update (DL4J's ``BaseMultiLayerUpdater.update``), per layer: divide by the minibatch size, gradient
 normalisation; then per parameter one fused kernel: L1/L2 added to the gradient, the updater rule, WeightDecay,
-``w -= update``. Blocks of pretrain-only parameters are skipped in supervised training. The kernels run twice:
-a dry run that only checks that no new value would be NaN/±inf, then the writing run (see
-``dl4py.kernels.updaters``) — a step that would overflow changes nothing.
+``w -= update``. Blocks of pretrain-only parameters are skipped in supervised training.
+
+A step that would overflow changes nothing: before writing, each block is scanned once (``scan_block``: the
+regularisation score, and sums that bound every new value); where the bounds prove the update finite
+(``finite_bounds``) it is written directly, elsewhere the kernel first runs dry (computing, writing nothing) and
+the step is written only when no dry run objects.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numpy as np
 from ...kernels import updaters as K
 from ...learning.config import IUpdater
 from ...learning.regularization import L1Regularization, L2Regularization, Regularization, WeightDecay
+from .finite_bounds import update_is_finite
 
 if TYPE_CHECKING:
     from ..layers.base import EngineLayer
@@ -51,6 +55,11 @@ class UpdaterBlock:
     n_state: int = 0
     bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))  # entry boundaries in the block
     coefs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # per entry: scale, l1, l2, wd (per update)
+    reg: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # per entry: score's L1 and ½(L2 + WD) coefficient
+    stats: np.ndarray = field(default_factory=lambda: np.zeros(2))  # scan_block's sums
+    constant_regs: bool = False  # every regularisation coefficient is a FixedSchedule
+    coef_key: Any = None  # (lr, scale, normalised layers) that ``coefs``, ``reg`` and ``coef_max`` were made for
+    coef_max: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # max |scale|, |l1|, |l2|, |wd|
 
     @property
     def state_length(self) -> int:
@@ -115,6 +124,9 @@ class BlockUpdater:
             b.length = pos
             b.bounds = np.array([0] + list(np.cumsum([e.length for e in b.entries])), dtype=np.int64)
             b.coefs = np.zeros((len(b.entries), 4))
+            b.reg = np.zeros((len(b.entries), 2))
+            b.stats = np.zeros(2 + 2 * b.n_state)
+            b.constant_regs = all(r.is_constant() for e in b.entries for r in e.regularization)
             b.state_offset = state_offset
             state_offset += b.state_length
         self.state = np.zeros(state_offset, dtype=dtype)
@@ -151,21 +163,29 @@ class BlockUpdater:
         divide_by_minibatch: bool = True,
         skip_pretrain: bool = True,
     ) -> ParamEntry | None:
-        """One update of ``params`` (flat, same layout as the entries' offsets) from the raw summed ``grads``.
+        """One update of ``params`` (flat, same layout as the entries' offsets) from the raw summed ``grads``:
+        :meth:`prepare`, then :meth:`PreparedUpdate.apply` — None when the update was applied, else the first
+        parameter whose update would be non-finite (parameters and state are then untouched)."""
+        return self.prepare(params, grads, iteration, epoch, batch_size, divide_by_minibatch, skip_pretrain).apply()
 
-        Every kernel first runs dry (computing, writing nothing); only when no new parameter or state value
-        would be NaN/±inf are they all run again to write. Returns None when the update was applied, else the
-        first parameter whose update objected — parameters and state are then untouched (the gradient may have
-        been divided and normalised in place)."""
+    def prepare(
+        self,
+        params: np.ndarray,
+        grads: np.ndarray,
+        iteration: int,
+        epoch: int,
+        batch_size: int,
+        divide_by_minibatch: bool = True,
+        skip_pretrain: bool = True,
+    ) -> "PreparedUpdate":
+        """Everything of an update but writing it: minibatch division and gradient normalisation (in place in
+        ``grads``), the per-parameter coefficients, and one scan per block that gives the regularisation score of
+        the parameters this update touches (before the update, as DL4J scores) and decides which blocks need a dry
+        run. Nothing in ``params`` or the state changes until :meth:`PreparedUpdate.apply`."""
         scale = 1.0 / batch_size if divide_by_minibatch and batch_size > 0 else 1.0
         normalised = self._normalise_gradients(grads, scale, skip_pretrain)
-        calls = self._kernel_calls(params, grads, iteration, epoch, scale, normalised, skip_pretrain)
-        for block, kernel, args in calls:
-            if kernel(*args, False):
-                return _refusing_entry(block, kernel, args)
-        for _, kernel, args in calls:
-            kernel(*args, True)
-        return None
+        calls, score = self._kernel_calls(params, grads, iteration, epoch, scale, normalised, skip_pretrain)
+        return PreparedUpdate(calls, score)
 
     def _normalise_gradients(self, grads: np.ndarray, scale: float, skip_pretrain: bool) -> set[int]:
         """Gradient normalisation per layer (after the minibatch division); ids of the layers it ran on."""
@@ -182,46 +202,93 @@ class BlockUpdater:
         return normalised
 
     def _kernel_calls(self, params: np.ndarray, grads: np.ndarray, iteration: int, epoch: int, scale: float,
-                      normalised: set[int], skip_pretrain: bool) -> list[tuple[ParamEntry, Any, tuple]]:
-        """(first entry, kernel, arguments but ``commit``) for every block this update touches, in layout order."""
+                      normalised: set[int], skip_pretrain: bool) -> tuple[list["_BlockCall"], float]:
+        """A call for every block this update touches, in layout order, and their regularisation score."""
         views = self._views(params, grads)
         calls = []
-        for b, arrays in zip(self.blocks, views):
+        score = 0.0
+        for b, (w, g, s2d, *states) in zip(self.blocks, views):
             if skip_pretrain and b.pretrain:
                 continue
             hyper, lr = _hyper_parameters(b.updater, iteration, epoch)
-            coefs = b.coefs
-            for k, e in enumerate(b.entries):
-                l1 = l2 = wd = 0.0
-                for r in e.regularization:
-                    c = r.coefficient(iteration, epoch)
-                    if isinstance(r, L1Regularization):
-                        l1 += c
-                    elif isinstance(r, L2Regularization):
-                        l2 += c
-                    elif isinstance(r, WeightDecay):
-                        wd += c * (lr if r.apply_lr else 1.0)
-                row = coefs[k]
-                row[0] = 1.0 if id(e.layer) in normalised else scale
-                row[1] = l1
-                row[2] = l2
-                row[3] = wd
-            calls.append((b, b.kernel, (*arrays, b.bounds, coefs, *hyper)))
-        return calls
+            key = (lr, scale, frozenset(normalised)) if b.constant_regs else None
+            if key is None or key != b.coef_key:
+                self._fill_coefficients(b, iteration, epoch, lr, scale, normalised)
+                b.coef_key = key
+            score += K.scan_block(w, g, s2d, b.bounds, b.reg, b.stats)
+            proved = update_is_finite(type(b.updater).__name__, hyper, b.stats, b.coef_max, w.dtype)
+            calls.append(_BlockCall(b, b.kernel, (w, g, *states, b.bounds, b.coefs, *hyper), proved))
+        return calls, score
+
+    @staticmethod
+    def _fill_coefficients(b: UpdaterBlock, iteration: int, epoch: int, lr: float, scale: float,
+                           normalised: set[int]) -> None:
+        """The block's per-parameter update coefficients (scale, l1, l2, wd), score coefficients and maxima."""
+        coefs, reg = b.coefs, b.reg
+        cmax = [0.0, 0.0, 0.0, 0.0]
+        for k, e in enumerate(b.entries):
+            l1 = l2 = wd = s1 = s2 = 0.0
+            for r in e.regularization:
+                c = r.coefficient(iteration, epoch)
+                if isinstance(r, L1Regularization):
+                    l1 += c
+                    s1 += c
+                elif isinstance(r, L2Regularization):
+                    l2 += c
+                    s2 += 0.5 * c
+                elif isinstance(r, WeightDecay):
+                    wd += c * (lr if r.apply_lr else 1.0)
+                    s2 += 0.5 * c
+            row = coefs[k]
+            row[0] = 1.0 if id(e.layer) in normalised else scale
+            row[1] = l1
+            row[2] = l2
+            row[3] = wd
+            reg[k, 0] = s1
+            reg[k, 1] = s2
+            for j in range(4):
+                cmax[j] = max(cmax[j], abs(float(row[j])))
+        b.coef_max = cmax
 
     def _views(self, params: np.ndarray, grads: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-        """Per block: (parameter, gradient, *state) views — built once per set of buffers."""
+        """Per block: (parameter, gradient, state [V, L], *state variables) views — built once per set of buffers."""
         cached = self._view_cache
         if cached is not None and cached[0] is params and cached[1] is grads and cached[2] is self.state:
             return cached[3]
         views = []
         for b in self.blocks:
             p0 = b.entries[0].offset
-            states = tuple(self.state[b.state_offset + v * b.length : b.state_offset + (v + 1) * b.length]
-                           for v in range(b.n_state))
-            views.append((params[p0 : p0 + b.length], grads[p0 : p0 + b.length], *states))
+            s2d = self.state[b.state_offset : b.state_offset + b.state_length].reshape(b.n_state, b.length)
+            views.append((params[p0 : p0 + b.length], grads[p0 : p0 + b.length], s2d, *s2d))
         self._view_cache = (params, grads, self.state, views)
         return views
+
+
+@dataclass
+class _BlockCall:
+    block: UpdaterBlock
+    kernel: Any
+    args: tuple  # all kernel arguments but ``commit``
+    proved_finite: bool  # the scan's bounds show the update cannot overflow: no dry run needed
+
+
+class PreparedUpdate:
+    """An update computed up to its writing (:meth:`BlockUpdater.prepare`)."""
+
+    def __init__(self, calls: list[_BlockCall], regularization_score: float) -> None:
+        self.calls = calls
+        #: DL4J's regularisation score of the parameters the update touches (L1 λΣ|w|, L2/WeightDecay ½λΣw²)
+        self.regularization_score = regularization_score
+
+    def apply(self) -> ParamEntry | None:
+        """Write the update unless a block's new values would be NaN/±inf; then return the first parameter that
+        objects and write nothing."""
+        for c in self.calls:
+            if not c.proved_finite and c.kernel(*c.args, False):
+                return _refusing_entry(c.block, c.kernel, c.args)
+        for c in self.calls:
+            c.kernel(*c.args, True)
+        return None
 
 
 def _refusing_entry(block: UpdaterBlock, kernel: Any, args: tuple) -> ParamEntry:
