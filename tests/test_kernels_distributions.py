@@ -139,10 +139,10 @@ def _general_bernoulli_path(code, x, o, b, a, grad, db, row, acc, gscale, add_ro
     return total
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("samples,want,scratch,add_rows", [(1, True, True, False), (2, True, False, False),
-                                                           (3, False, False, True), (1, True, False, True)])
-def test_fused_bernoulli_sigmoid_equals_the_general_path_bit_for_bit(dtype, samples, want, scratch, add_rows):
+_FUSED_CASES = [(1, True, True, False), (2, True, False, False), (3, False, False, True), (1, True, False, True)]
+
+
+def _fused_inputs(dtype, samples):
     rng = np.random.default_rng(11)
     n, d = 7, 45  # odd sizes: vector bodies and scalar remainders
     x = rng.random((n, d)).astype(dtype)
@@ -150,24 +150,57 @@ def test_fused_bernoulli_sigmoid_equals_the_general_path_bit_for_bit(dtype, samp
     o = (rng.standard_normal((samples * n, d)) * 8).astype(dtype)
     o[0, :4] = [100.0, -800.0, 0.0, -0.0]  # saturated p (NaN gradients -> 0) and signed zeros
     b = rng.standard_normal(d).astype(dtype)
-    results = []
-    for fused in (True, False):
-        oo, a = o.copy(), np.empty_like(o)
-        grad = np.empty_like(o) if want else None
-        e = np.empty_like(o) if scratch else None
-        db, acc = np.full(d, np.nan, dtype), np.zeros(d)
-        row = np.full(samples * n, 0.25)
-        args = (x, oo, b, a, grad, db, row, acc, 1.0 / samples, add_rows, e)
-        if fused:
-            total = KD.nll_and_gradient(KD.BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), *args[:9], add_rows=add_rows,
-                                        e=e)
-        else:
-            total = _general_bernoulli_path(KA.SIGMOID, *args)
-        results.append((total, oo, a, grad, db if want else None, row))
+    return x, o, b
+
+
+def _fused_run(fused, x, o, b, samples, want, scratch, add_rows):
+    oo, a = o.copy(), np.empty_like(o)
+    grad = np.empty_like(o) if want else None
+    e = np.empty_like(o) if scratch else None
+    d = o.shape[1]
+    db, acc = np.full(d, np.nan, o.dtype), np.zeros(d)
+    row = np.full(o.shape[0], 0.25)
+    args = (x, oo, b, a, grad, db, row, acc, 1.0 / samples, add_rows, e)
+    if fused:
+        total = KD.nll_and_gradient(KD.BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), *args[:9], add_rows=add_rows, e=e)
+    else:
+        total = _general_bernoulli_path(KA.SIGMOID, *args)
+    return total, oo, a, grad, db if want else None, row
+
+
+@pytest.mark.parametrize("samples,want,scratch,add_rows", _FUSED_CASES)
+def test_fused_bernoulli_sigmoid_float64_equals_the_general_path_bit_for_bit(samples, want, scratch, add_rows):
+    x, o, b = _fused_inputs(np.float64, samples)
+    results = [_fused_run(fused, x, o, b, samples, want, scratch, add_rows) for fused in (True, False)]
     for got, ref in zip(results[0], results[1]):
-        if got is None:
-            continue
-        assert np.asarray(got).tobytes() == np.asarray(ref).tobytes()
+        if got is not None:
+            assert np.asarray(got).tobytes() == np.asarray(ref).tobytes()
+
+
+@pytest.mark.parametrize("samples,want,scratch,add_rows", _FUSED_CASES)
+def test_fused_bernoulli_sigmoid_float32_matches_a_float64_reference(samples, want, scratch, add_rows):
+    """float32 runs a log-sigmoid form (one exp, one division): equal to float64 maths from the same inputs to float32
+    rounding, with DL4J's rules on float32's saturated p (p == 1: log(1 − p) and the gradient are 0) and p's exp
+    clamp (p >= e^−87/(1 + e^−87), its log −87)."""
+    x, o, b = _fused_inputs(np.float32, samples)
+    total, oo, a, grad, db, row = _fused_run(True, x, o, b, samples, want, scratch, add_rows)
+    v = o.astype(np.float64) + b.astype(np.float64)  # float32 sum, exact in float64
+    np.testing.assert_array_equal(oo, (o + b))
+    xr = np.tile(x.astype(np.float64), (samples, 1))
+    p = 1.0 / (1.0 + np.exp(-np.maximum(v, -87.0)))  # the exp clamp of the float32 kernels
+    sat = a == 1.0  # float32's saturation decides DL4J's rules
+    np.testing.assert_allclose(a, p, rtol=2e-6, atol=0)
+    la = -np.logaddexp(0.0, -np.maximum(v, -87.0))
+    lb = np.where(sat, 0.0, -np.logaddexp(0.0, v))
+    nll = -(xr * la + (1 - xr) * lb).sum(axis=1)
+    np.testing.assert_allclose(row, nll + (0.25 if add_rows else 0.0), rtol=1e-6)
+    assert total == pytest.approx(nll.sum(), rel=1e-6)
+    if want:
+        g = np.where(sat, 0.0, p - xr) / samples
+        tol = 2e-6 * (np.abs(p) + np.abs(xr)) / samples  # p − x loses p's relative precision when p ≈ x
+        assert np.all(np.abs(grad - g) <= tol)
+        np.testing.assert_allclose(db, grad.astype(np.float64).sum(axis=0), rtol=1e-6, atol=1e-7)
+        assert np.all(grad[sat] == 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -49,11 +49,14 @@ import math
 
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from . import _fastmath
 from . import activations as KA
 from ._fastmath import exp as _act_exp
 from ._fastmath import exp_t7 as _exp
+from ._fastmath import log1pexp_neg_abs as _log1pexp_neg_abs
 from ._fastmath import log_s9 as _log
 from ._support import depend_on, same_shape, select
 
@@ -192,34 +195,21 @@ sums of the result (accumulated in ``acc`` float64[≥ w]; ``db`` length 0: no c
 gscale: float) -> None``."""
 
 
-@_kernel
-def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows):
-    """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
+def _bs_rows(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
+    """Row loops of :func:`_bernoulli_sigmoid` (numba only): one implementation per dtype, chosen when typing."""
+    raise NotImplementedError("only callable from numba code")
 
-    Runs, row by row, the loops of the four kernels of the general path (bias + sigmoid, NLL, ∂NLL/∂a, the sigmoid's
-    backprop, DL4J's NaN rule + 1/L scale + column sums) with every intermediate going through memory as there, so
-    that the results are bit for bit those of the general path; one kernel instead of four to compile.
-    ``er`` [≥ d] holds ∂NLL/∂a of one row; ``acc`` [≥ d] the float64 column sums (written to ``db`` unless it is
-    empty); ``grad`` is not touched without ``want_grad``.
-    """
+
+def _bs_rows_f64(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
+    # the loops of the four kernels of the general path, every intermediate through memory as there: bit for bit
+    # the general path's results (libm exp/log), the exact path gradient checks use
     n = x.shape[0]
     d = x.shape[1]
-    rows = o.shape[0]
-    if (not same_shape(o, a) or o.shape[1] != d or b.shape[0] != d or n == 0 or rows % n or row_nll.shape[0] != rows
-            or er.shape[0] < d or (want_grad and (not same_shape(o, grad) or acc.shape[0] < d
-                                                  or (db.shape[0] != d and db.shape[0] != 0)))):
-        raise ValueError("nll_and_gradient: o, a, grad must be [R, d] with R a multiple of the rows of x [N, d], "
-                         "b and db [d], row_nll [R]")
-    T = o.dtype.type
-    one = T(1.0)
-    zero = T(0.0)
-    inf = T(np.inf)
-    gs = T(gscale)
-    if want_grad:
-        for j in range(d):
-            acc[j] = 0.0
+    one = 1.0
+    zero = 0.0
+    inf = np.inf
     total = 0.0
-    for r in range(rows):
+    for r in range(o.shape[0]):
         orow = o[r]
         ar = a[r]
         xr = x[r % n]
@@ -227,7 +217,7 @@ def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad
             v = orow[j] + b[j]
             orow[j] = v
             ar[j] = one / (one + _act_exp(-v))
-        s = zero  # row sums in the array type (vectorised), totals in float64
+        s = zero
         for j in range(d):  # as part_nll's loop: the vectoriser's choices, so the order of these sums, stay the same
             pv = ar[j]
             xv = xr[j]
@@ -236,12 +226,11 @@ def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad
             la = la if abs(la) < inf else zero
             lb = lb if abs(lb) < inf else zero
             s -= xv * la + (one - xv) * lb
-        s64 = np.float64(s)
         if add_rows:
-            row_nll[r] += s64
+            row_nll[r] += s
         else:
-            row_nll[r] = s64
-        total += s64
+            row_nll[r] = s
+        total += s
         if want_grad:
             gr = grad[r]
             for j in range(d):
@@ -253,6 +242,90 @@ def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad
                 v = select(gr[j] == gr[j], gr[j], zero) * gs
                 gr[j] = v
                 acc[j] += v
+    return total
+
+
+_F32 = np.float32
+_ZERO32, _ONE32, _NINF32 = _F32(0.0), _F32(1.0), _F32(-np.inf)
+_EXP_FLOOR32 = -_fastmath._EXP_MIN  # the float32 exp clamps its argument to >= -87, so p >= e^-87 / (1 + e^-87)
+
+
+def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
+    # log p and log(1 − p) as −softplus(∓v) = −(max(∓v, 0) + log1p(e^−|v|)): one exp (shared with p), a polynomial
+    # and one division per element instead of an exp, two logs and three divisions; ∂NLL/∂o = p − x. Equal to the
+    # general path to float32 rounding (log(1 − p) is more accurate here: it does not go through the rounded p).
+    # DL4J's rules on float32's saturated p: p == 1 -> log(1 − p) = 0 and gradient 0; NaN -> 0.
+    n = x.shape[0]
+    d = x.shape[1]
+    total = 0.0
+    for r in range(o.shape[0]):
+        orow = o[r]
+        ar = a[r]
+        xr = x[r % n]
+        s = _ZERO32  # row sums in float32 (vectorised), totals in float64
+        for j in range(d):  # o, b, a, x only: few enough pointers for the vectoriser's runtime alias checks
+            v = orow[j] + b[j]
+            orow[j] = v
+            av = abs(v)
+            e = _act_exp(-av)
+            lp = _log1pexp_neg_abs(v)  # log1p(e); its exp is the one above (LLVM merges the two)
+            q = _ONE32 / (_ONE32 + e)
+            pv = select(v >= _ZERO32, q, e * q)
+            ar[j] = pv
+            la = -(lp + select(v < _ZERO32, select(av < _EXP_FLOOR32, av, _EXP_FLOOR32), _ZERO32))  # log of the p written, clamp too
+            lb = -(lp + select(v > _ZERO32, av, _ZERO32))
+            la = select(la > _NINF32, la, _ZERO32)
+            lb = select(pv < _ONE32, lb, _ZERO32)
+            xv = xr[j]
+            s -= xv * la + (_ONE32 - xv) * lb
+        s64 = np.float64(s)
+        if add_rows:
+            row_nll[r] += s64
+        else:
+            row_nll[r] = s64
+        total += s64
+        if want_grad:
+            gr = grad[r]
+            for j in range(d):
+                pv = ar[j]
+                g = pv - xr[j]
+                g = select((pv < _ONE32) & (g == g), g, _ZERO32) * gs
+                gr[j] = g
+                acc[j] += g
+    return total
+
+
+@overload(_bs_rows, jit_options=dict(error_model="numpy", fastmath=_FLAGS))
+def _ov_bs_rows(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
+    if o.dtype == types.float32:
+        return _bs_rows_f32
+    if o.dtype == types.float64:
+        return _bs_rows_f64
+    return None
+
+
+@_kernel
+def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows):
+    """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
+
+    float64 runs the loops of the four kernels of the general path (bias + sigmoid, NLL, ∂NLL/∂a, the sigmoid's
+    backprop, DL4J's NaN rule + 1/L scale + column sums), bit for bit their results; float32 runs two branch-free
+    vectorised loops per row (log-sigmoid form, equal to the general path to float32 rounding).
+    ``er`` [≥ d] holds ∂NLL/∂a of one row (float64 only); ``acc`` [≥ d] the float64 column sums (written to ``db``
+    unless it is empty); ``grad`` is not touched without ``want_grad``.
+    """
+    n = x.shape[0]
+    d = x.shape[1]
+    rows = o.shape[0]
+    if (not same_shape(o, a) or o.shape[1] != d or b.shape[0] != d or n == 0 or rows % n or row_nll.shape[0] != rows
+            or er.shape[0] < d or (want_grad and (not same_shape(o, grad) or acc.shape[0] < d
+                                                  or (db.shape[0] != d and db.shape[0] != 0)))):
+        raise ValueError("nll_and_gradient: o, a, grad must be [R, d] with R a multiple of the rows of x [N, d], "
+                         "b and db [d], row_nll [R]")
+    if want_grad:
+        for j in range(d):
+            acc[j] = 0.0
+    total = _bs_rows(x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
     if want_grad and db.shape[0] != 0:
         for j in range(d):
             db[j] = acc[j]
