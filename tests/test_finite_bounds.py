@@ -15,7 +15,7 @@ import pytest
 
 from dl4py.kernels import reductions as KR
 from dl4py.kernels import updaters as K
-from dl4py.nn.updater.finite_bounds import update_is_finite
+from dl4py.nn.updater.finite_bounds import NON_NEGATIVE_STATE, update_is_finite
 
 UPDATERS = list(K.STEP_KERNEL_BY_NAME)
 
@@ -59,11 +59,21 @@ def _block(name: str, dtype, rng: np.random.Generator, ordinary: bool):
     return w, g, state, bounds, coefs, reg
 
 
-def _proved(name, hyper, w, g, state, bounds, coefs, reg):
+def _proved(name, hyper, w, g, state, bounds, coefs, reg, tracked=None):
+    """The new state's bounds when the update is proved finite, else None."""
     stats = np.zeros(2 + 2 * state.shape[0])
     K.scan_block(w, g, state, bounds, reg, stats)
     cmax = [float(np.max(np.abs(coefs[:, k]))) for k in range(4)]
-    return update_is_finite(name, hyper, stats, cmax, w.dtype)
+    return update_is_finite(name, hyper, stats, cmax, w.dtype, tracked)
+
+
+def _check_state_bounds(name, state, new_bounds):
+    """The bounds a proof returns hold for the state the update wrote (and its non-negativity claims)."""
+    assert len(new_bounds) == state.shape[0]
+    for v, (row, bound) in enumerate(zip(state, new_bounds)):
+        assert np.all(np.abs(row.astype(np.float64)) <= bound), (name, v)
+        if NON_NEGATIVE_STATE[name][v]:
+            assert np.all(row >= 0), (name, v)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -76,12 +86,14 @@ def test_a_proof_never_contradicts_the_exact_dry_run(name, dtype):
         for _ in range(400):
             w, g, state, bounds, coefs, reg = _block(name, dtype, rng, ordinary=False)
             hyper = _hyper(name, rng, ordinary=rng.random() < 0.5)
-            if _proved(name, hyper, w, g, state, bounds, coefs, reg):
+            new_bounds = _proved(name, hyper, w, g, state, bounds, coefs, reg)
+            if new_bounds is not None:
                 proved += 1
                 args = (w.copy(), g, *(s.copy() for s in state), bounds, coefs, *hyper)
                 assert not kernel(*args, False), (name, hyper)
                 kernel(*args, True)  # and the written values are finite
                 assert all(np.all(np.isfinite(a)) for a in (args[0], *args[2:2 + state.shape[0]]))
+                _check_state_bounds(name, np.array(args[2:2 + state.shape[0]]).reshape(state.shape), new_bounds)
             elif kernel(w.copy(), g, *(s.copy() for s in state), bounds, coefs, *hyper, False):
                 refused += 1
     assert proved > 20 and refused > 20, (proved, refused)  # both sides of the edge were exercised
@@ -93,7 +105,39 @@ def test_ordinary_updates_are_proved_finite(name, dtype):
     rng = np.random.default_rng(7)
     for _ in range(20):
         block = _block(name, dtype, rng, ordinary=True)
-        assert _proved(name, _hyper(name, rng, ordinary=True), *block)
+        assert _proved(name, _hyper(name, rng, ordinary=True), *block) is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", UPDATERS)
+def test_carried_state_bounds_stay_valid_over_many_updates(name, dtype):
+    """Bounds carried from update to update (the state not read again) keep bounding the state the kernels write,
+    including through steps with huge gradients that are not proved (the state is then read again)."""
+    rng = np.random.default_rng(zlib.crc32(f"carry-{name}-{np.dtype(dtype).name}".encode()))
+    kernel = K.STEP_KERNEL_BY_NAME[name]
+    w, g, state, bounds, coefs, reg = _block(name, dtype, rng, ordinary=True)
+    hyper = list(_hyper(name, rng, ordinary=True))
+    tracked = None
+    carried = 0
+    w0 = w.copy()
+    with np.errstate(all="ignore"):
+        for t in range(300):
+            spike = {49: 1e6, 99: 1e25, 149: 1e200}.get(t % 150, 1.0)
+            g[:] = rng.normal(size=g.shape) * spike
+            if spike > 1.0:
+                w[:] = w0  # the weights are not carried: keep them usable after the spike
+            if len(hyper) == 5:
+                hyper[4] = t
+            new_bounds = _proved(name, tuple(hyper), w, g, state, bounds, coefs, reg, tracked)
+            if new_bounds is None and kernel(w, g, *state.copy(), bounds, coefs, *hyper, False):
+                tracked = None  # refused: nothing written, and the next update reads the state
+                continue
+            carried += tracked is not None
+            kernel(w, g, *state, bounds, coefs, *hyper, True)
+            if new_bounds is not None:
+                _check_state_bounds(name, state, new_bounds)
+            tracked = new_bounds
+    assert carried > 80  # (AdaMax proves little for ~50 steps after a huge gradient: its bound divides by 1e-32)
 
 
 def test_a_gradient_whose_square_overflows_is_not_proved():
@@ -102,7 +146,7 @@ def test_a_gradient_whose_square_overflows_is_not_proved():
     state = np.zeros((2, 4), np.float32)
     bounds, coefs, reg = np.array([0, 4]), np.array([[1.0, 0, 0, 0]]), np.zeros((1, 2))
     assert K.adam_step(w, g, *state.copy(), bounds, coefs, 1e-3, 0.9, 0.999, 1e-8, 0, False)
-    assert not _proved("Adam", (1e-3, 0.9, 0.999, 1e-8, 0), w, g, state, bounds, coefs, reg)
+    assert _proved("Adam", (1e-3, 0.9, 0.999, 1e-8, 0), w, g, state, bounds, coefs, reg) is None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -182,3 +226,31 @@ def test_training_scores_carry_the_regularisation_of_the_updated_parameters(dtyp
         if idx == 0:  # the VAE's decoder and p(x|z) parameters are pretrain-only, and regularised
             assert layer.regularization_score(False, it, 0) > layer.regularization_score(True, it, 0) > 0
         np.testing.assert_array_equal(layer.grad_flat, raw)  # prepare wrote nothing into the network
+
+
+@pytest.mark.parametrize("how", ["updaterState", "getUpdater().state", "set_state"])
+def test_a_state_written_from_outside_is_read_again(how):
+    """The carried bounds are dropped as soon as the state is handed out or set: an Adam m pushed to 3e38 between
+    two steps makes the next update overflow, and the step is refused instead of writing ∞."""
+    from dl4py.exceptions import NonFiniteException
+
+    net = _regularised_net(np.float32)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(7, 6)).astype(np.float32), rng.normal(size=(7, 2)).astype(np.float32)
+    for _ in range(3):
+        net.fit(x, y)
+    up = net.getUpdater()
+    assert all(t is not None for b, t in zip(up.blocks, up._tracked) if not b.pretrain)  # bounds carried
+    huge = net.updaterState().copy()
+    n_first = net.getUpdater().blocks[0].length
+    huge[:n_first] = 3e38  # the first block's m
+    if how == "updaterState":
+        net.updaterState()[:] = huge
+    elif how == "getUpdater().state":
+        net.getUpdater().state[:n_first] = 3e38
+    else:
+        net.getUpdater().set_state(huge)
+    params = net.params().copy()
+    with pytest.raises(NonFiniteException, match="would overflow"):
+        net.fit(x, y)
+    np.testing.assert_array_equal(net.params(), params)

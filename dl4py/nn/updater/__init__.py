@@ -24,7 +24,7 @@ import numpy as np
 from ...kernels import updaters as K
 from ...learning.config import IUpdater
 from ...learning.regularization import L1Regularization, L2Regularization, Regularization, WeightDecay
-from .finite_bounds import update_is_finite
+from .finite_bounds import StateBounds, update_is_finite
 
 if TYPE_CHECKING:
     from ..layers.base import EngineLayer
@@ -129,29 +129,38 @@ class BlockUpdater:
             b.constant_regs = all(r.is_constant() for e in b.entries for r in e.regularization)
             b.state_offset = state_offset
             state_offset += b.state_length
-        self.state = np.zeros(state_offset, dtype=dtype)
-        self._view_cache: tuple[np.ndarray, np.ndarray, np.ndarray, list] | None = None
+        self._state = np.zeros(state_offset, dtype=dtype)
+        # per block: bounds of its state from the last proved update, valid while nothing else can have written it
+        self._tracked: list[StateBounds | None] = [None] * len(self.blocks)
+        self._view_cache: tuple[np.ndarray, np.ndarray, list] | None = None
         self.reset_state()
         self._layers = []
         for e in entries:
             if not any(e.layer is l for l in self._layers):
                 self._layers.append(e.layer)
 
+    @property
+    def state(self) -> np.ndarray:
+        """The flat updater state (a view: whoever holds it may write it, so the state bounds carried from one
+        update to the next are dropped and the next update reads the state again)."""
+        self._tracked = [None] * len(self.blocks)
+        return self._state
+
     def reset_state(self) -> None:
         for b in self.blocks:
             name = type(b.updater).__name__
             init = K.state_initial_value(name, getattr(b.updater, "epsilon", None))
-            self.state[b.state_offset : b.state_offset + b.state_length] = init
+            self.state[b.state_offset : b.state_offset + b.state_length] = init  # (through the property)
 
     @property
     def state_size(self) -> int:
-        return self.state.shape[0]
+        return self._state.shape[0]
 
     def set_state(self, values: np.ndarray) -> None:
         flat = np.asarray(values).reshape(-1)
-        if flat.shape[0] != self.state.shape[0]:
-            raise ValueError(f"updater state has {self.state.shape[0]} values, got {flat.shape[0]}")
-        self.state[:] = flat
+        if flat.shape[0] != self._state.shape[0]:
+            raise ValueError(f"updater state has {self._state.shape[0]} values, got {flat.shape[0]}")
+        self.state[:] = flat  # (through the property)
 
     def update(
         self,
@@ -185,7 +194,7 @@ class BlockUpdater:
         scale = 1.0 / batch_size if divide_by_minibatch and batch_size > 0 else 1.0
         normalised = self._normalise_gradients(grads, scale, skip_pretrain)
         calls, score = self._kernel_calls(params, grads, iteration, epoch, scale, normalised, skip_pretrain)
-        return PreparedUpdate(calls, score)
+        return PreparedUpdate(self, calls, score)
 
     def _normalise_gradients(self, grads: np.ndarray, scale: float, skip_pretrain: bool) -> set[int]:
         """Gradient normalisation per layer (after the minibatch division); ids of the layers it ran on."""
@@ -207,7 +216,7 @@ class BlockUpdater:
         views = self._views(params, grads)
         calls = []
         score = 0.0
-        for b, (w, g, s2d, *states) in zip(self.blocks, views):
+        for i, (b, (w, g, s2d, *states)) in enumerate(zip(self.blocks, views)):
             if skip_pretrain and b.pretrain:
                 continue
             hyper, lr = _hyper_parameters(b.updater, iteration, epoch)
@@ -215,9 +224,11 @@ class BlockUpdater:
             if key is None or key != b.coef_key:
                 self._fill_coefficients(b, iteration, epoch, lr, scale, normalised)
                 b.coef_key = key
-            score += K.scan_block(w, g, s2d, b.bounds, b.reg, b.stats)
-            proved = update_is_finite(type(b.updater).__name__, hyper, b.stats, b.coef_max, w.dtype)
-            calls.append(_BlockCall(b, b.kernel, (w, g, *states, b.bounds, b.coefs, *hyper), proved))
+            tracked = self._tracked[i]
+            score += K.scan_block(w, g, s2d if tracked is None else s2d[:0], b.bounds, b.reg,
+                                  b.stats if tracked is None else b.stats[:2])
+            new_bounds = update_is_finite(type(b.updater).__name__, hyper, b.stats, b.coef_max, w.dtype, tracked)
+            calls.append(_BlockCall(i, b, b.kernel, (w, g, *states, b.bounds, b.coefs, *hyper), new_bounds))
         return calls, score
 
     @staticmethod
@@ -253,29 +264,31 @@ class BlockUpdater:
     def _views(self, params: np.ndarray, grads: np.ndarray) -> list[tuple[np.ndarray, ...]]:
         """Per block: (parameter, gradient, state [V, L], *state variables) views — built once per set of buffers."""
         cached = self._view_cache
-        if cached is not None and cached[0] is params and cached[1] is grads and cached[2] is self.state:
-            return cached[3]
+        if cached is not None and cached[0] is params and cached[1] is grads:
+            return cached[2]
         views = []
         for b in self.blocks:
             p0 = b.entries[0].offset
-            s2d = self.state[b.state_offset : b.state_offset + b.state_length].reshape(b.n_state, b.length)
+            s2d = self._state[b.state_offset : b.state_offset + b.state_length].reshape(b.n_state, b.length)
             views.append((params[p0 : p0 + b.length], grads[p0 : p0 + b.length], s2d, *s2d))
-        self._view_cache = (params, grads, self.state, views)
+        self._view_cache = (params, grads, views)
         return views
 
 
 @dataclass
 class _BlockCall:
+    index: int
     block: UpdaterBlock
     kernel: Any
     args: tuple  # all kernel arguments but ``commit``
-    proved_finite: bool  # the scan's bounds show the update cannot overflow: no dry run needed
+    new_bounds: StateBounds | None  # the update is proved finite (no dry run needed), and its new state's bounds
 
 
 class PreparedUpdate:
     """An update computed up to its writing (:meth:`BlockUpdater.prepare`)."""
 
-    def __init__(self, calls: list[_BlockCall], regularization_score: float) -> None:
+    def __init__(self, updater: BlockUpdater, calls: list[_BlockCall], regularization_score: float) -> None:
+        self._updater = updater
         self.calls = calls
         #: DL4J's regularisation score of the parameters the update touches (L1 λΣ|w|, L2/WeightDecay ½λΣw²)
         self.regularization_score = regularization_score
@@ -284,10 +297,12 @@ class PreparedUpdate:
         """Write the update unless a block's new values would be NaN/±inf; then return the first parameter that
         objects and write nothing."""
         for c in self.calls:
-            if not c.proved_finite and c.kernel(*c.args, False):
+            if c.new_bounds is None and c.kernel(*c.args, False):
                 return _refusing_entry(c.block, c.kernel, c.args)
+        tracked = self._updater._tracked
         for c in self.calls:
             c.kernel(*c.args, True)
+            tracked[c.index] = c.new_bounds
         return None
 
 
