@@ -16,8 +16,9 @@ per parameter ``scale, l1, l2, wd``).  For every element of parameter e the kern
 
 ``commit`` (the last argument) says whether the new values are written.  With ``commit=False`` the kernel writes
 nothing and returns True when any new parameter or state value would be NaN or ±∞ (a dry run); with
-``commit=True`` it writes them and returns False.  The engine dry-runs every kernel of an update and commits only
-when none objects, so an update that would overflow leaves parameters and state untouched without a backup copy.
+``commit=True`` it writes them and returns False.  The engine commits an update only when no block objects: a
+block is dry-run unless :func:`scan_block`'s sums already prove its update finite (``dl4py.nn.updater.finite_bounds``),
+so an update that would overflow leaves parameters and state untouched without a backup copy.
 
 ``sign(0) = 0``.  The gradient slice ``g`` is only read (DL4J overwrites its gradient view with the update; the
 engine has no need for that).  Per-element operation order follows libnd4j's updater helpers, so float64 results
