@@ -1,12 +1,13 @@
 """The BLAS thread governor: runs steps with the faster of the caller's pool size and one thread, restores the
-caller's setting after every step, re-probes, and never touches a one-thread pool. Deterministic: a fake pool and
-a fake clock stand in for OpenBLAS and time."""
+caller's setting after every step, re-probes, never touches a one-thread pool, and does not time the pool while
+other processes keep the cores busy. Deterministic: a fake pool, a fake clock and a fake load stand in for
+OpenBLAS, time and /proc/stat."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dl4py.nn.blas_threads import ThreadGovernor, blas_pool
+from dl4py.nn.blas_threads import CpuSample, ThreadGovernor, blas_pool, cpu_sample, spare_cores
 
 
 class FakePool:
@@ -37,10 +38,27 @@ class FakeClock:
             self.now += self.cost[self.pool.threads]
 
 
+class FakeLoad:
+    """CPU counters of a 2-core machine on the fake clock, where other processes keep ``others`` cores busy."""
+
+    def __init__(self, clock: FakeClock, others: float) -> None:
+        self.clock, self.others, self.calls = clock, others, 0
+        self.total = self.busy = self.last = 0.0
+
+    def __call__(self) -> CpuSample:
+        self.calls += 1
+        passed, self.last = self.clock.now - self.last, self.clock.now
+        self.total += 2 * passed
+        self.busy += self.others * passed
+        return CpuSample(self.total, self.busy, 0.0, 2, 2)
+
+
 def governed(cost: dict[int, float], **options) -> tuple[FakePool, FakeClock, ThreadGovernor]:
-    """A 2-thread fake pool, a clock charging ``cost`` per step, and an enabled governor over them."""
+    """A 2-thread fake pool, a clock charging ``cost`` per step, and an enabled governor over them (without a load
+    check unless ``load`` is given)."""
     pool = FakePool(2)
     clock = FakeClock(pool, cost)
+    options.setdefault("load", None)
     gov = ThreadGovernor(pool=pool, clock=clock, **options)
     gov.enabled = True
     return pool, clock, gov
@@ -49,7 +67,7 @@ def governed(cost: dict[int, float], **options) -> tuple[FakePool, FakeClock, Th
 def test_collapsing_pool_is_avoided_and_callers_setting_restored():
     pool = FakePool(2)
     clock = FakeClock(pool, {2: 7.0, 1: 1.0})  # two threads collapse (7x slower)
-    gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock)
+    gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock, load=None)
     assert not gov.enabled  # opt-in
     gov.enabled = True
     for _ in range(3):  # warm-up, one thread, then the pool: 7x slower ends the probe at once
@@ -125,6 +143,10 @@ def test_invalid_settings():
         ThreadGovernor(first_interval=10, max_interval=5)
     with pytest.raises(ValueError, match="margin"):
         ThreadGovernor(margin=1.0)
+    with pytest.raises(ValueError, match="slack"):
+        ThreadGovernor(slack=1.0)
+    with pytest.raises(ValueError, match="min_window"):
+        ThreadGovernor(min_window=-1.0)
 
 
 def test_network_steps_leave_the_real_pool_as_the_caller_set_it():
@@ -190,3 +212,112 @@ def test_collapse_while_using_the_pool_triggers_a_probe_at_once():
     assert gov.choice("k", 2) == 1
     clock.run(gov)
     assert clock.used[-1] == 1
+
+
+def loaded(cost: dict[int, float], others: float, **options) -> tuple[FakePool, FakeClock, ThreadGovernor, FakeLoad]:
+    """:func:`governed` with a fake load source (others keep ``others`` of the 2 cores busy), load checks after 3
+    time units."""
+    pool = FakePool(2)
+    clock = FakeClock(pool, cost)
+    load = FakeLoad(clock, others)
+    gov = ThreadGovernor(pool=pool, clock=clock, load=load, min_window=3.0, **options)
+    gov.enabled = True
+    return pool, clock, gov, load
+
+
+def test_spare_cores():
+    before = CpuSample(100.0, 60.0, 10.0, 4, 2)
+    # 4 cores for 10 s: 40 core-seconds, 30 busy, 10 of them ours: others used 20 / 40 of the machine = 2 cores
+    assert spare_cores(before, CpuSample(140.0, 90.0, 20.0, 4, 2)) == pytest.approx(2.0)
+    assert spare_cores(before, CpuSample(140.0, 90.0, 20.0, 4, 1)) == pytest.approx(1.0)  # usable cores cap it
+    assert spare_cores(before, CpuSample(140.0, 100.0, 10.0, 4, 4)) == pytest.approx(0.0)
+    assert spare_cores(before, before) is None  # no time passed
+
+
+def test_cpu_sample_of_this_machine():
+    sample = cpu_sample()
+    if sample is None:
+        pytest.skip("no /proc/stat")
+    assert sample.total >= sample.busy >= 0.0 and sample.own > 0.0 and 1 <= sample.usable <= sample.cores
+
+
+def test_contended_machine_never_times_the_pool():
+    pool, clock, gov, load = loaded({2: 20.0, 1: 1.0}, others=1.0, probe_steps=2, first_interval=10)
+    assert gov.choice("k", 2) is None
+    clock.run(gov)
+    assert gov.choice("k", 2) == 1  # a new key starts on one thread
+    for _ in range(60):
+        clock.run(gov)
+    assert clock.used == [1] * 61 and pool.threads == 2
+    # one sample at the start, checks before steps 3, 13, ..., 53 (one per interval): cheap
+    assert load.calls == 1 + 6
+
+
+def test_idle_machine_times_the_pool_and_keeps_the_faster():
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.0, probe_steps=2, first_interval=10)
+    for _ in range(3 + 4 + 3):  # one thread until the 3-unit window is over, probe (1, 2, 1, 2), then the pool
+        clock.run(gov)
+    assert clock.used == [1, 1, 1] + [1, 2, 1, 2] + [2, 2, 2]
+    assert gov.choice("k", 2) == 2
+    # the pool is not faster: one thread is kept (and the next probe comes later)
+    pool, clock, gov, load = loaded({2: 1.2, 1: 1.0}, others=0.0, probe_steps=2, first_interval=10)
+    for _ in range(3 + 4):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1 and gov._states[("k", 2)].interval == 20
+
+
+def test_half_busy_core_counts_as_busy_within_the_slack():
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.4, probe_steps=1, first_interval=10, slack=0.5)
+    for _ in range(10):
+        clock.run(gov)
+    assert 2 in clock.used  # 1.6 spare cores >= 2 - 0.5
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.6, probe_steps=1, first_interval=10, slack=0.5)
+    for _ in range(10):
+        clock.run(gov)
+    assert 2 not in clock.used
+
+
+def test_load_appearing_later_moves_back_to_one_thread_without_timing_the_pool():
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.0, probe_steps=1, first_interval=10)
+    for _ in range(3 + 2 + 10):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 2
+    # busy now, but the pool is only a little slower than one thread was: the next check (after the interval)
+    # finds the cores taken and moves to one thread without timing the pool
+    load.others, clock.cost = 1.0, {2: 1.05, 1: 1.0}
+    n = len(clock.used)
+    for _ in range(20):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1
+    after = clock.used[n:]
+    assert after[: after.index(1)] == [2] * after.index(1) and set(after[after.index(1):]) == {1}
+    # the load goes away: a check whose window is idle times the pool again and takes it back
+    load.others, clock.cost = 0.0, {2: 0.5, 1: 1.0}
+    for _ in range(2 * 10 + 2 + 1):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 2 and clock.used[-1] == 2
+
+
+def test_collapse_while_using_the_pool_moves_to_one_thread_at_once_with_load_checks():
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.0, probe_steps=1, first_interval=100, patience=2)
+    for _ in range(3 + 2 + 5):
+        clock.run(gov)
+    assert gov.choice("k", 2) == 2
+    load.others, clock.cost = 1.0, {2: 6.0, 1: 1.0}
+    for _ in range(2 + 150):  # two slow steps, then one thread; the checks find the cores busy
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1 and clock.used[-150:] == [1] * 150
+
+
+def test_without_a_load_sample_the_governor_behaves_as_before():
+    runs = []
+    for load in (None, lambda: None):
+        pool, clock, gov = governed({2: 0.5, 1: 1.0}, probe_steps=2, first_interval=4, load=load)
+        for _ in range(30):
+            clock.run(gov)
+        clock.cost = {2: 5.0, 1: 1.0}
+        for _ in range(30):
+            clock.run(gov)
+        runs.append((clock.used, pool.calls, gov.choice("k", 2)))
+    assert runs[0] == runs[1]
+    assert runs[0][0][:5] == [2, 1, 2, 1, 2]  # warm-up with the pool, then both timed at once

@@ -10,6 +10,12 @@ The governor acts only when the BLAS pool has more than one thread (with one thr
 pool size only for the duration of a step and restores the caller's value after it. The pool is reached through
 ``threadpoolctl``; without it (or without a BLAS that threadpoolctl knows) the governor does nothing.
 
+Timing a collapsing pool is itself expensive (one such step can cost twenty normal ones), so before the pool is
+timed the governor checks the load: from Linux's ``/proc/stat`` it takes the CPU time that *other* processes used
+since its last look and times the pool only when about as many cores as the pool has threads were left idle.
+Until then, and while they are busy, steps run on one thread and the pool is not timed at all. Where
+``/proc/stat`` cannot be read, the pool is timed without a load check.
+
 OpenBLAS does not give bit-identical products for different thread counts, so a governed run can differ from a
 run with a fixed pool size at float rounding level, and from another governed run when the choice flips; and the
 pool size is process-wide, so networks trained concurrently in threads would change it under each other. The
@@ -20,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterator, Protocol
+from typing import Any, Callable, Hashable, Iterator, NamedTuple, Protocol
 
-__all__ = ["BlasPool", "ThreadGovernor", "blas_pool"]
+__all__ = ["BlasPool", "CpuSample", "ThreadGovernor", "blas_pool", "cpu_sample", "spare_cores"]
 
 
 class BlasPool(Protocol):
@@ -62,6 +69,44 @@ def blas_pool() -> BlasPool | None:
     return _POOL
 
 
+class CpuSample(NamedTuple):
+    """Cumulative CPU seconds at one moment (Linux counts them from boot)."""
+
+    total: float  # all cores of the machine, busy or idle (about wall time x cores)
+    busy: float  # of ``total``, busy with anything (time stolen by the hypervisor included)
+    own: float  # used by this process
+    cores: int  # online cores of the machine
+    usable: int  # cores this process may run on
+
+
+def cpu_sample() -> CpuSample | None:
+    """The machine's and this process's CPU time now (None where ``/proc/stat`` cannot be read)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+        if fields[:1] != [b"cpu"]:
+            return None
+        ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+        hz = os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        cores = os.cpu_count() or 1
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    except (OSError, ValueError, IndexError):
+        return None
+    total = sum(ticks) / hz
+    return CpuSample(total, total - (ticks[3] + ticks[4]) / hz, own.user + own.system, cores, usable)
+
+
+def spare_cores(before: CpuSample, after: CpuSample) -> float | None:
+    """How many cores, on average between two samples, other processes left idle for this one (None when no
+    time passed between them)."""
+    total = after.total - before.total
+    if total <= 0.0:
+        return None
+    others = max(0.0, (after.busy - before.busy) - (after.own - before.own)) / total * after.cores
+    return max(0.0, min(float(after.usable), after.cores - others))
+
+
 @dataclass
 class _KeyState:
     """Timings and the current choice for one kind of step at one requested pool size."""
@@ -73,6 +118,9 @@ class _KeyState:
     until_probe: int = 0
     one_thread_time: float = 0.0  # median step time with one thread at the last probe
     slow_streak: int = 0  # consecutive steps with the pool clearly slower than one thread was
+    since: CpuSample | None = None  # load sample opening the current window (None: no load check for this key)
+    since_time: float = 0.0  # the governor's clock at ``since``
+    due: bool = False  # a probe is due, waiting for the load check
 
 
 class ThreadGovernor:
@@ -85,17 +133,28 @@ class ThreadGovernor:
     least ``margin`` faster; a probe ends at the first step with the pool that takes ``collapse_factor`` times the
     one-thread median (a collapsed step can cost as much as twenty normal ones); and while the pool is in use,
     ``patience`` consecutive steps slower than one thread was (by ``margin``) start a new probe at once — the load
-    of a shared machine changes within seconds."""
+    of a shared machine changes within seconds.
+
+    With a ``load`` source (default: :func:`cpu_sample`; None: no load check) a new key starts on one thread and
+    every probe waits for a load check: after at least ``min_window`` seconds (of ``clock``) since the last check,
+    the pool is timed only if other processes left at least ``requested - slack`` cores idle meanwhile; otherwise
+    the key runs on one thread, untimed, and the check is repeated after the current interval. ``patience`` slow
+    steps with the pool then move the key to one thread at once instead of probing. A key whose source gives no
+    sample is governed without load checks."""
 
     def __init__(self, probe_steps: int = 3, first_interval: int = 200, max_interval: int = 6400,
                  margin: float = 0.1, patience: int = 2, collapse_factor: float = 2.0,
-                 pool: BlasPool | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+                 pool: BlasPool | None = None, clock: Callable[[], float] = time.perf_counter,
+                 load: Callable[[], CpuSample | None] | None = cpu_sample, min_window: float = 0.1,
+                 slack: float = 0.5) -> None:
         if probe_steps < 1 or first_interval < 1 or max_interval < first_interval:
             raise ValueError("ThreadGovernor: probe_steps and first_interval must be >= 1 and "
                              f"max_interval >= first_interval, got {probe_steps}, {first_interval}, {max_interval}")
         if not 0.0 <= margin < 1.0 or patience < 1 or collapse_factor <= 1.0:
             raise ValueError("ThreadGovernor: margin must be in [0, 1), patience >= 1 and collapse_factor > 1, got "
                              f"{margin}, {patience}, {collapse_factor}")
+        if min_window < 0.0 or not 0.0 <= slack < 1.0:
+            raise ValueError(f"ThreadGovernor: min_window must be >= 0 and slack in [0, 1), got {min_window}, {slack}")
         self.probe_steps = probe_steps
         self.first_interval = first_interval
         self.max_interval = max_interval
@@ -106,6 +165,9 @@ class ThreadGovernor:
         self.inference = False  # also govern inference calls (off: they then stay bit-identical to sequential calls)
         self._pool = pool
         self._clock = clock
+        self._load = load
+        self.min_window = min_window
+        self.slack = slack
         self._states: dict[Hashable, _KeyState] = {}
         self._lock = threading.Lock()
 
@@ -129,8 +191,9 @@ class ThreadGovernor:
         with self._lock:
             state = self._states.get((key, requested))
             if state is None:
-                state = self._states[(key, requested)] = _KeyState(self.first_interval)
-                self._start_probe(state, requested, warm_up=True)
+                state = self._states[(key, requested)] = self._new_state(requested)
+            if state.due and self._clock() - state.since_time >= self.min_window:
+                self._check_load(state, requested)
             threads = self._next(state, requested)
         if threads != requested:
             pool.set_num_threads(threads)
@@ -145,6 +208,39 @@ class ThreadGovernor:
                 self._record(state, threads, elapsed, requested)
 
     # -- the probing schedule ----------------------------------------------------------------------------------
+    def _sample(self) -> CpuSample | None:
+        return self._load() if self._load is not None else None
+
+    def _new_state(self, requested: int) -> _KeyState:
+        state = _KeyState(self.first_interval)
+        state.since = self._sample()
+        if state.since is None:  # no load check: time both at once, after a warm-up step with the pool
+            self._start_probe(state, requested, warm_up=True)
+        else:  # one thread until the load check lets the pool be timed
+            state.choice, state.since_time, state.due = 1, self._clock(), True
+        return state
+
+    def _check_load(self, state: _KeyState, requested: int) -> None:
+        now = self._sample()
+        if now is None:  # the source stopped answering: probe without a check
+            state.due = False
+            self._start_probe(state, requested)
+            return
+        spare = spare_cores(state.since, now) if state.since is not None else None
+        if spare is None:
+            return  # no CPU time passed yet: check again at the next step
+        state.since, state.since_time, state.due = now, self._clock(), False
+        if spare >= requested - self.slack:
+            self._start_probe(state, requested)
+        else:  # the pool's threads would wait for cores: one thread, no timing, check again after the interval
+            self._use_one_thread(state)
+
+    def _use_one_thread(self, state: _KeyState) -> None:
+        if state.choice != 1:
+            state.choice, state.interval = 1, self.first_interval
+        state.slow_streak = 0
+        state.until_probe = state.interval
+
     def _start_probe(self, state: _KeyState, requested: int, warm_up: bool = False) -> None:
         # one thread first, so that a collapsing pool can be recognised at its first sample; 0: warm-up step
         state.order = ([0] if warm_up else []) + [1, requested] * self.probe_steps
@@ -173,11 +269,20 @@ class ThreadGovernor:
             if state.slow_streak >= self.patience:
                 state.slow_streak = 0
                 state.interval = self.first_interval
-                self._start_probe(state, requested)
+                if state.since is not None:  # with load checks: one thread now, the pool after a new check
+                    state.since, state.since_time = self._sample() or state.since, self._clock()
+                    self._use_one_thread(state)
+                else:
+                    self._start_probe(state, requested)
                 return
+        if state.due:
+            return
         state.until_probe -= 1
         if state.until_probe <= 0:
-            self._start_probe(state, requested)
+            if state.since is not None:
+                state.due = True
+            else:
+                self._start_probe(state, requested)
 
     def _decide(self, state: _KeyState, requested: int) -> None:
         medians = {n: statistics.median(s) for n, s in state.samples.items() if s}
