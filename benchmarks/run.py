@@ -109,7 +109,7 @@ def worker_throughput(spec: dict) -> dict:
 
     w = W.WORKLOADS[spec["workload"]]
     info = _set_threads(spec["threads"], spec["system"])
-    W.DL4PY_OPTIONS["blas_governor"] = spec.get("blas_governor", False)
+    W.DL4PY_OPTIONS["blas_governor"] = spec.get("blas_governor", "default")
     batches = W.make_batches(w, spec["batches"])
     step, extra = W.BUILDERS[spec["system"]](w)
     info.update(extra)
@@ -397,8 +397,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated filters: a group (vae, ae, mlp), a name prefix (vae-train, vae-infer) or a "
                         "full name (vae-train-128); extras: gemm (with vae-train), jit, import, memory. Default: all")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when it is installed")
-    p.add_argument("--blas-governor", action="store_true",
-                   help="dl4py: turn on the BLAS thread governor (net.blasThreads) for training and inference")
+    p.add_argument("--blas-governor", choices=("default", "on", "off"), default="default",
+                   help="dl4py's BLAS thread governor (net.blasThreads): default = the library's (training "
+                        "governed, inference not), on = training and inference, off = neither")
     p.add_argument("--batches", type=int, default=None, help="minibatches per epoch (default 20, the minimum)")
     p.add_argument("--epochs", type=int, default=None, help="minimum timed epochs after the warm-up (default 2)")
     p.add_argument("--min-time", type=float, default=None,

@@ -132,15 +132,17 @@ def dl4py_mlp_network():
     return MultiLayerNetwork(conf).init()
 
 
-#: Options of the dl4py system, set by the benchmark worker: ``blas_governor`` turns on ``net.blasThreads``.
-DL4PY_OPTIONS: dict = {"blas_governor": False}
+#: Options of the dl4py system, set by the benchmark worker: ``blas_governor`` is "default" (the library's:
+#: training steps governed, inference not), "on" (both) or "off" (neither) for ``net.blasThreads``.
+DL4PY_OPTIONS: dict = {"blas_governor": "default"}
 
 
 def _dl4py(w: Workload) -> tuple[Callable, dict]:
     net = {"vae": dl4py_vae_network, "ae": dl4py_ae_network}.get(w.group, dl4py_mlp_network)()
-    governed = bool(DL4PY_OPTIONS.get("blas_governor"))
-    net.blasThreads.enabled = net.blasThreads.inference = governed
-    extra = {"blas_governor": governed}
+    mode = DL4PY_OPTIONS.get("blas_governor", "default")
+    if mode != "default":
+        net.blasThreads.enabled = net.blasThreads.inference = mode == "on"
+    extra = {"blas_governor": {"training": net.blasThreads.enabled, "inference": net.blasThreads.inference}}
     if w.group in ("vae", "ae"):
         if w.kind == "train":
             return (lambda x: net.pretrainLayer(0, x)), extra

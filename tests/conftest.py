@@ -1,10 +1,15 @@
-"""Shared test helpers: locating DL4J's fixture files (../shared/fixtures/dl4j from the repository root)."""
+"""Shared test set-up: a deterministic BLAS thread count, and locating DL4J's fixture files
+(../shared/fixtures/dl4j from the repository root)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+
+# The tests compare runs bit for bit; the BLAS thread governor (on by default) would make results depend on timing.
+# tests/test_blas_threads.py turns it on where it is under test.
+os.environ.setdefault("DL4PY_BLAS_GOVERNOR", "0")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = Path(os.environ.get("DL4PY_FIXTURES", REPO_ROOT.parent / "shared" / "fixtures" / "dl4j"))

@@ -321,3 +321,34 @@ def test_without_a_load_sample_the_governor_behaves_as_before():
         runs.append((clock.used, pool.calls, gov.choice("k", 2)))
     assert runs[0] == runs[1]
     assert runs[0][0][:5] == [2, 1, 2, 1, 2]  # warm-up with the pool, then both timed at once
+
+
+def test_training_is_governed_by_default_unless_the_environment_says_no(monkeypatch):
+    for value, expected in ((None, True), ("1", True), ("0", False), ("off", False), ("False", False), ("no", False)):
+        if value is None:
+            monkeypatch.delenv("DL4PY_BLAS_GOVERNOR", raising=False)
+        else:
+            monkeypatch.setenv("DL4PY_BLAS_GOVERNOR", value)
+        gov = ThreadGovernor()
+        assert (gov.enabled, gov.inference) == (expected, False), value
+
+
+def test_a_step_that_starts_while_another_governed_step_runs_leaves_the_pool_alone():
+    """Two governors (two networks trained in two threads) share one process-wide pool: while the first one's step
+    runs on one thread, the second one's step neither reads that as its setting nor changes the pool."""
+    pool, clock, first = governed({2: 5.0, 1: 1.0}, probe_steps=1, first_interval=5)
+    second = ThreadGovernor(probe_steps=1, first_interval=5, pool=pool, clock=clock, load=None)
+    second.enabled = True
+    for _ in range(4):  # the first governor settles on one thread
+        clock.run(first)
+    assert first.choice("k", 2) == 1
+    with first.step("k"):
+        assert pool.threads == 1
+        calls = len(pool.calls)
+        for _ in range(3):
+            clock.run(second, key="other")
+        assert len(pool.calls) == calls and pool.threads == 1
+        assert second.choice("other", 2) is None and second.choice("other", 1) is None  # nothing was timed
+    assert pool.threads == 2
+    clock.run(second, key="other")  # alone again: governed
+    assert second.choice("other", 2) is not None or len(pool.calls) > calls

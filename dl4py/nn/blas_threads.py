@@ -16,11 +16,13 @@ since its last look and times the pool only when about as many cores as the pool
 Until then, and while they are busy, steps run on one thread and the pool is not timed at all. Where
 ``/proc/stat`` cannot be read, the pool is timed without a load check.
 
-OpenBLAS does not give bit-identical products for different thread counts, so a governed run can differ from a
-run with a fixed pool size at float rounding level, and from another governed run when the choice flips; and the
-pool size is process-wide, so networks trained concurrently in threads would change it under each other. The
-governor is therefore off unless asked for: ``enabled`` governs training steps, ``inference`` also governs
-inference calls.
+Training steps are governed by default (``enabled``); inference calls only when asked (``inference``), so that
+``output`` gives the same numbers on every call. Set the environment variable ``DL4PY_BLAS_GOVERNOR=0`` (or
+``net.blasThreads.enabled = False``) for runs that must be bit-reproducible with a multi-threaded BLAS: OpenBLAS
+does not give bit-identical products for different thread counts, so a governed run can differ from a run with a
+fixed pool size at float rounding level, and from another governed run when the choice flips. The pool size is
+process-wide: while one governed step runs, steps that start in other threads leave the pool alone (they are not
+governed), so concurrently trained networks do not change it under each other.
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator, NamedTuple, Protocol
 
-__all__ = ["BlasPool", "CpuSample", "ThreadGovernor", "blas_pool", "cpu_sample", "spare_cores"]
+__all__ = ["BlasPool", "CpuSample", "ThreadGovernor", "blas_pool", "cpu_sample", "governed_by_default",
+           "spare_cores"]
 
 
 class BlasPool(Protocol):
@@ -67,6 +70,15 @@ def blas_pool() -> BlasPool | None:
                 _POOL = None
             _POOL_LOOKED_UP = True
     return _POOL
+
+
+_ACTIVE = [0]  # governed steps running now, in all threads of the process
+_ACTIVE_LOCK = threading.Lock()
+
+
+def governed_by_default() -> bool:
+    """Whether new networks govern their training steps: yes, unless DL4PY_BLAS_GOVERNOR is 0/false/off/no."""
+    return os.environ.get("DL4PY_BLAS_GOVERNOR", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
 class CpuSample(NamedTuple):
@@ -161,7 +173,7 @@ class ThreadGovernor:
         self.margin = margin
         self.patience = patience
         self.collapse_factor = collapse_factor
-        self.enabled = False  # opt-in: a governed run is not bit-reproducible (see the module docstring)
+        self.enabled = governed_by_default()  # training steps (DL4PY_BLAS_GOVERNOR=0: off; see the module docstring)
         self.inference = False  # also govern inference calls (off: they then stay bit-identical to sequential calls)
         self._pool = pool
         self._clock = clock
@@ -184,10 +196,23 @@ class ThreadGovernor:
         if not self.enabled or pool is None or (inference and not self.inference):
             yield
             return
-        requested = pool.get_num_threads()
-        if requested <= 1:
+        with _ACTIVE_LOCK:
+            alone = _ACTIVE[0] == 0
+            requested = pool.get_num_threads() if alone else 1
+            if requested > 1:
+                _ACTIVE[0] += 1
+        if requested <= 1:  # one thread, or another thread's governed step owns the pool now
             yield
             return
+        try:
+            with self._governed(pool, key, requested):
+                yield
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE[0] -= 1
+
+    @contextlib.contextmanager
+    def _governed(self, pool: BlasPool, key: Hashable, requested: int) -> Iterator[None]:
         with self._lock:
             state = self._states.get((key, requested))
             if state is None:

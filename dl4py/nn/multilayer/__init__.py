@@ -62,10 +62,11 @@ class MultiLayerNetwork:
     concurrent training give each thread its own ``net.clone()``.
 
     **BLAS threads** (a dl4py addition). ``blasThreads`` is a :class:`~dl4py.nn.blas_threads.ThreadGovernor`:
-    with ``net.blasThreads.enabled = True`` and a BLAS pool of more than one thread, training steps are timed with
-    that pool size and with one thread, per kind of step and minibatch size, and run with the faster — so more
-    threads never make training slower on a busy machine (``inference = True``: ``output`` too). Off by default:
-    products then differ at float rounding level from a fixed pool size, so governed runs are not bit-reproducible.
+    with a BLAS pool of more than one thread, training steps run with one thread while other processes keep the
+    cores busy, and otherwise with the faster of the pool and one thread (timed per kind of step and minibatch
+    size) — so more threads never make training collapse on a busy machine (``inference = True``: ``output`` too).
+    Products then differ at float rounding level from a fixed pool size: ``net.blasThreads.enabled = False`` or
+    ``DL4PY_BLAS_GOVERNOR=0`` for bit-reproducible multi-threaded runs.
     """
 
     def __init__(self, conf: MultiLayerConfiguration) -> None:
