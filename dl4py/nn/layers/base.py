@@ -199,6 +199,9 @@ class EngineLayer:
 
     def _input(self, x: Any, cols: int, what: str = "input") -> np.ndarray:
         """A 2-D, non-empty, C-ordered, writeable array of the layer dtype with ``cols`` columns, or a clear error."""
+        if (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim == 2 and x.shape[1] == cols and x.shape[0]
+                and x.flags.c_contiguous and x.flags.writeable):
+            return x  # already an engine array: the per-step path (no message strings built)
         arr = to_numeric_array(x, f"{self.describe()}: {what}")
         if arr.dtype.kind not in "fiub":
             raise DL4JInvalidInputException(f"{self.describe()}: {what} must be numeric, got dtype {arr.dtype}")

@@ -459,8 +459,8 @@ class VariationalAutoencoderEngine(EngineLayer):
         h = self._encode(x, train)
         m = ws.get("m", (n, self.n_out))
         np.matmul(h, self.params["pZXMeanW"], out=m)
-        if self.pzx_mean.code == KA.IDENTITY:  # g(m) = m: no second buffer, no kernel call
-            np.add(m, self._b["pZXMeanb"], out=m)
+        if self.pzx_mean.code == KA.IDENTITY:  # g(m) = m: no second buffer, no activation kernel
+            KAE.add_row(m, self._b["pZXMeanb"])  # not np.add: NumPy buffers the broadcast row through a temporary
             out = m
         else:
             out = ws.get("out", (n, self.n_out))

@@ -79,13 +79,20 @@ def _unit(*betas: float) -> bool:
     return all(0.0 <= b <= 1.0 for b in betas)
 
 
-def _adam_alpha(lr: float, beta1: float, beta2: float, eps: float, t: int) -> float:
-    k = float(t) + 1.0
+def _step_size(b: _Block, compute: Callable[[], float], fallback: float) -> float:
+    """A step size as the kernels form it: computed in float64, rounded to the dtype, and replaced by
+    ``fallback`` (ε rounded to the dtype) when that is NaN, ±∞ or 0."""
     try:
-        alpha = lr * math.sqrt(1.0 - beta2 ** k) / (1.0 - beta1 ** k)
-    except (ValueError, ZeroDivisionError):
-        return eps
-    return eps if (math.isnan(alpha) or math.isinf(alpha) or alpha == 0.0) else alpha
+        raw = compute()
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raw = math.nan
+    alpha = float(b.T(raw)) if abs(raw) <= 4.0 * b.limit else math.inf  # (4·limit: the dtype's largest value)
+    return float(b.T(fallback)) if (math.isnan(alpha) or math.isinf(alpha) or alpha == 0.0) else alpha
+
+
+def _adam_alpha(b: _Block, lr: float, beta1: float, beta2: float, eps: float, t: int) -> float:
+    k = float(t) + 1.0
+    return _step_size(b, lambda: lr * math.sqrt(1.0 - beta2 ** k) / (1.0 - beta1 ** k), eps)
 
 
 def _proved(condition: bool, *state: float) -> StateBounds | None:
@@ -108,7 +115,7 @@ def _adam(b: _Block, lr: float, beta1: float, beta2: float, eps: float, t: int,
     m = beta1 * b.s[0] + (1.0 - beta1) * b.g
     v = beta2 * b.s[1] + (1.0 - beta2) * b.g * b.g
     vhat = max(b.s[2], v) if amsgrad else 0.0
-    am = abs(_adam_alpha(lr, beta1, beta2, e, t)) * m  # α·m is formed before the division
+    am = abs(_adam_alpha(b, lr, beta1, beta2, eps, t)) * m  # α·m is formed before the division
     ok = b.ok(b.g * b.g, m, v, vhat, am) and b.new_w_ok(am / e)
     return _proved(ok, m, v, vhat) if amsgrad else _proved(ok, m, v)
 
@@ -132,12 +139,7 @@ def _adamax(b: _Block, lr: float, beta1: float, beta2: float, eps: float, t: int
     tiny = float(b.T(1e-32))  # the rule's u = max(β2·u, |g|) + 1e-32 is at least this
     if not (_unit(beta1, beta2) and tiny > 0.0):
         return None
-    try:
-        alpha = lr / (1.0 - beta1 ** (float(t) + 1.0))
-    except ZeroDivisionError:
-        alpha = math.inf
-    if math.isnan(alpha) or math.isinf(alpha) or alpha == 0.0:
-        alpha = eps
+    alpha = _step_size(b, lambda: lr / (1.0 - beta1 ** (float(t) + 1.0)), eps)
     m = beta1 * b.s[0] + (1.0 - beta1) * b.g
     u_state = max(beta2 * b.s[1], b.g) + tiny
     return _proved(b.ok(m, u_state, abs(alpha) * m) and b.new_w_ok(abs(alpha) * m / tiny), m, u_state)
