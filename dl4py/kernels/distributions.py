@@ -49,8 +49,6 @@ import math
 
 import numba as nb
 import numpy as np
-from numba import types
-from numba.extending import overload
 
 from . import _fastmath
 from . import activations as KA
@@ -195,11 +193,7 @@ sums of the result (accumulated in ``acc`` float64[≥ w]; ``db`` length 0: no c
 gscale: float) -> None``."""
 
 
-def _bs_rows(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
-    """Row loops of :func:`_bernoulli_sigmoid` (numba only): one implementation per dtype, chosen when typing."""
-    raise NotImplementedError("only callable from numba code")
-
-
+@_kernel
 def _bs_rows_f64(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
     # the loops of the four kernels of the general path, every intermediate through memory as there: bit for bit
     # the general path's results (libm exp/log), the exact path gradient checks use
@@ -250,6 +244,7 @@ _ZERO32, _ONE32, _NINF32 = _F32(0.0), _F32(1.0), _F32(-np.inf)
 _EXP_FLOOR32 = -_fastmath._EXP_MIN  # the float32 exp clamps its argument to >= -87, so p >= e^-87 / (1 + e^-87)
 
 
+@_kernel
 def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
     # log p and log(1 − p) as −softplus(∓v) = −(max(∓v, 0) + log1p(e^−|v|)): one exp (shared with p), a polynomial
     # and one division per element instead of an exp, two logs and three divisions; ∂NLL/∂o = p − x. Equal to the
@@ -295,40 +290,31 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
     return total
 
 
-@overload(_bs_rows, jit_options=dict(error_model="numpy", fastmath=_FLAGS))
-def _ov_bs_rows(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
-    if o.dtype == types.float32:
-        return _bs_rows_f32
-    if o.dtype == types.float64:
-        return _bs_rows_f64
-    return None
+_BS_ROWS = {np.dtype(np.float32): _bs_rows_f32, np.dtype(np.float64): _bs_rows_f64}
 
 
-@_kernel
-def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows):
+def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows) -> float:
     """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
 
     float64 runs the loops of the four kernels of the general path (bias + sigmoid, NLL, ∂NLL/∂a, the sigmoid's
     backprop, DL4J's NaN rule + 1/L scale + column sums), bit for bit their results; float32 runs two branch-free
-    vectorised loops per row (log-sigmoid form, equal to the general path to float32 rounding).
-    ``er`` [≥ d] holds ∂NLL/∂a of one row (float64 only); ``acc`` [≥ d] the float64 column sums (written to ``db``
-    unless it is empty); ``grad`` is not touched without ``want_grad``.
+    vectorised loops per row (log-sigmoid form, equal to the general path to float32 rounding). One kernel per
+    dtype, chosen here (so each compiles only its own body). ``er`` [≥ d] holds ∂NLL/∂a of one row (float64 only);
+    ``acc`` [≥ d] the float64 column sums (written to ``db`` unless it is empty); ``grad`` is not touched without
+    ``want_grad``.
     """
-    n = x.shape[0]
-    d = x.shape[1]
+    n, d = x.shape
     rows = o.shape[0]
-    if (not same_shape(o, a) or o.shape[1] != d or b.shape[0] != d or n == 0 or rows % n or row_nll.shape[0] != rows
-            or er.shape[0] < d or (want_grad and (not same_shape(o, grad) or acc.shape[0] < d
-                                                  or (db.shape[0] != d and db.shape[0] != 0)))):
+    if (o.shape != a.shape or o.shape[1] != d or b.shape != (d,) or n == 0 or rows % n or row_nll.shape != (rows,)
+            or er.shape[0] < d or (want_grad and (grad.shape != o.shape or acc.shape[0] < d
+                                                  or db.shape[0] not in (d, 0)))):
         raise ValueError("nll_and_gradient: o, a, grad must be [R, d] with R a multiple of the rows of x [N, d], "
                          "b and db [d], row_nll [R]")
     if want_grad:
-        for j in range(d):
-            acc[j] = 0.0
-    total = _bs_rows(x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
+        acc[:d] = 0.0
+    total = _BS_ROWS[o.dtype](x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
     if want_grad and db.shape[0] != 0:
-        for j in range(d):
-            db[j] = acc[j]
+        db[:] = acc[:d]
     return total
 
 
@@ -411,21 +397,17 @@ def part_generate(kind, a, noise, out, random):
 # latent layer
 # ----------------------------------------------------------------------------------------------------------------
 @_kernel
-def reparam_forward(mu, lv, sig, var, eps, z, b_mu=None, b_lv=None):
+def reparam_forward(mu, lv, sig, var, eps, z):
     """Given μ and ℓ = log σ² [N, K] (after the pzx activation): σ² = e^ℓ into ``var``, σ = √σ² into ``sig``,
     z[l·N + n] = μ[n] + σ[n]⊙ε[l·N + n] for every sample l (``eps`` and ``z`` [L·N, K]; ``z`` may be ``eps``).
-    Returns −½·Σ_{n,k}(1 + ℓ − μ² − σ²) over the N examples (float64, not divided by N). With ``b_mu`` and ``b_lv``
-    [K], μ and ℓ are first the heads' pre-activations, to which these biases are added in place (the identity pzx
-    activation: no kernel of its own).
+    Returns −½·Σ_{n,k}(1 + ℓ − μ² − σ²) over the N examples (float64, not divided by N).
 
-    Signature: ``reparam_forward(mu, lv, sig, var: T[N, K], eps, z: T[L·N, K][, b_mu, b_lv: T[K]]) -> float``.
+    Signature: ``reparam_forward(mu, lv, sig, var: T[N, K], eps, z: T[L·N, K]) -> float``.
     """
     n = mu.shape[0]
     k = mu.shape[1]
     if not same_shape(mu, lv, sig, var) or not same_shape(eps, z) or eps.shape[1] != k or n == 0 or eps.shape[0] % n:
         raise ValueError("reparam_forward: mu, lv, sig, var must be [N, K], eps and z [L*N, K]")
-    if b_mu is not None and (b_mu.shape[0] != k or b_lv.shape[0] != k):
-        raise ValueError("reparam_forward: b_mu and b_lv must be [K]")
     T = mu.dtype.type
     one = T(1.0)
     kl = 0.0
@@ -434,10 +416,6 @@ def reparam_forward(mu, lv, sig, var, eps, z, b_mu=None, b_lv=None):
         lvr = lv[i]
         sgr = sig[i]
         vr = var[i]
-        if b_mu is not None:
-            for j in range(k):
-                mur[j] += b_mu[j]
-                lvr[j] += b_lv[j]
         acc = 0.0
         for j in range(k):
             v = _exp(lvr[j])
@@ -522,6 +500,5 @@ def warmup() -> None:
                          np.zeros(2), np.zeros(3))
         arrs = [np.zeros((2, 3), dt) for _ in range(7)]
         reparam_forward(*arrs[:6])
-        reparam_forward(*arrs[:6], np.zeros(3, dt), np.zeros(3, dt))
         reparam_backward(*arrs)
         reparam_backward(*arrs, np.zeros(3, dt), np.zeros(3, dt), np.zeros(6))

@@ -56,6 +56,8 @@ import time
 import numpy as np
 from numba import njit
 
+from ._support import same_shape
+
 __all__ = [
     "sgd_step",
     "noop_step",
@@ -181,30 +183,23 @@ _KERNEL_OPTIONS = dict(cache=True, error_model="numpy", nogil=True)
 
 
 @njit(cache=True)
-def _check_len(n, a):
-    if a.shape[0] != n:
-        raise ValueError("updater kernel: parameter, gradient and state slices must have equal lengths")
-
-
-@njit(cache=True)
-def _check_bounds(n, bounds, coefs):
+def _check_block(lengths_ok, n, bounds, coefs):
+    """Raise unless the slices have one length (``lengths_ok``) and ``bounds`` rise from 0 to it, one coefficient row
+    per parameter (one shared function: each compiled function costs every cold process a tenth of a second)."""
     e = bounds.shape[0] - 1
-    if e < 0 or bounds[0] != 0 or bounds[e] != n or coefs.shape[0] != e or coefs.shape[1] != 4:
-        raise ValueError("updater kernel: bounds must run from 0 to the slice length, one coefficient row each")
-    for k in range(e):
-        if bounds[k + 1] < bounds[k]:
-            raise ValueError("updater kernel: bounds must be non-decreasing")
+    ok = lengths_ok and e >= 0 and coefs.shape[0] == e and coefs.shape[1] == 4
+    if ok:
+        ok = bounds[0] == 0 and bounds[e] == n
+        for k in range(e):
+            ok &= bounds[k + 1] >= bounds[k]
+    if not ok:
+        raise ValueError("updater kernel: parameter, gradient and state slices must have one length, and bounds "
+                         "rise from 0 to it with one coefficient row per parameter")
 
 
-@njit(**_KERNEL_OPTIONS)
-def _non_finite(a, b, c):
-    """0 when a, b and c are finite, else NaN (x − x is 0 for finite x and NaN for NaN/±∞; this function has no
-    fastmath, so nothing folds x − x away)."""
-    return (a - a) + (b - b) + (c - c)
-
-
-# Reassociation lets the dry run's accumulation vectorise; it applies to this addition only (LLVM reassociates
-# only between instructions that both carry the flag), so the exact zero-or-NaN terms cannot be reordered.
+# The dry run sums x − x over the new values: 0 for finite x, NaN for NaN/±∞ (the kernels have no fastmath, so
+# nothing folds x − x away). Reassociation lets that accumulation vectorise; it applies to this addition only (LLVM
+# reassociates only between instructions that both carry the flag), so the zero-or-NaN terms cannot be reordered.
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
 def _accumulate(acc, x):
     return acc + x
@@ -214,8 +209,7 @@ def _accumulate(acc, x):
 def sgd_step(w, g, bounds, coefs, lr, commit):
     """Sgd: ``u = lr·g_eff + wd·w``; ``w -= u``.  No state."""
     n = w.shape[0]
-    _check_len(n, g)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     a = T(lr)
@@ -235,7 +229,7 @@ def sgd_step(w, g, bounds, coefs, lr, commit):
             if commit:
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, zero, zero))
+                bad = _accumulate(bad, nw - nw)
     return bad != bad
 
 
@@ -244,8 +238,7 @@ def noop_step(w, g, bounds, coefs, commit):
     """DL4J NoOp: ``u = g_eff`` (the gradient unchanged — DL4J's NoOp updater leaves the gradient as the update,
     and the step STILL SUBTRACTS it: ``w -= g_eff + wd·w``).  No state, no learning rate."""
     n = w.shape[0]
-    _check_len(n, g)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     bad = zero
@@ -264,15 +257,8 @@ def noop_step(w, g, bounds, coefs, commit):
             if commit:
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, zero, zero))
+                bad = _accumulate(bad, nw - nw)
     return bad != bad
-
-
-@njit(**_KERNEL_OPTIONS)
-def _adam_rule(gi, wi, mi, vi, alpha, b1, b2, ob1, ob2, e, cw):
-    mi = b1 * mi + gi * ob1
-    vi = b2 * vi + gi * gi * ob2
-    return wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi), mi, vi
 
 
 @njit(**_KERNEL_OPTIONS)
@@ -283,10 +269,7 @@ def adam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     when NaN, 0 or ±∞; ``u = α·m/(√v + ε)``.
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, m)
-    _check_len(n, v)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, m, v), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     e = T(eps)
@@ -307,13 +290,15 @@ def adam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
             if has_l1:
                 gi = gi + c1 * (T(wi > zero) - T(wi < zero))
             gi = gi + c2 * wi
-            nw, mi, vi = _adam_rule(gi, wi, mk[i], vk[i], alpha, b1, b2, ob1, ob2, e, cw)
+            mi = b1 * mk[i] + gi * ob1
+            vi = b2 * vk[i] + gi * gi * ob2
+            nw = wi - ((mi * alpha) / (np.sqrt(vi) + e) + cw * wi)
             if commit:
                 mk[i] = mi
                 vk[i] = vi
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, mi, vi))
+                bad = _accumulate(bad, (nw - nw) + (mi - mi) + (vi - vi))
     return bad != bad
 
 
@@ -325,10 +310,7 @@ def adamax_step(w, g, m, u_state, bounds, coefs, lr, beta1, beta2, eps, t, commi
     ε takes no part in the rule; as in libnd4j it only replaces α when α is NaN, 0 or ±∞ (e.g. lr = 0).
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, m)
-    _check_len(n, u_state)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, m, u_state), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     tiny = T(1e-32)
@@ -357,7 +339,7 @@ def adamax_step(w, g, m, u_state, bounds, coefs, lr, beta1, beta2, eps, t, commi
                 u_statek[i] = ui
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, mi, ui))
+                bad = _accumulate(bad, (nw - nw) + (mi - mi) + (ui - ui))
     return bad != bad
 
 
@@ -369,10 +351,7 @@ def nadam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     ``u = lr·((β1·m + (1−β1)·g)/(1−β1^(t+1))) / (√v + ε)`` (new m; no bias correction on v).
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, m)
-    _check_len(n, v)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, m, v), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     e = T(eps)
@@ -400,7 +379,7 @@ def nadam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
                 vk[i] = vi
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, mi, vi))
+                bad = _accumulate(bad, (nw - nw) + (mi - mi) + (vi - vi))
     return bad != bad
 
 
@@ -411,11 +390,7 @@ def amsgrad_step(w, g, m, v, vhat, bounds, coefs, lr, beta1, beta2, eps, t, comm
     m, v and α as Adam; ``v̂ ← max(v̂, v)``; ``u = α·m/(√v̂ + ε)``.
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, m)
-    _check_len(n, v)
-    _check_len(n, vhat)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, m, v, vhat), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     e = T(eps)
@@ -446,7 +421,7 @@ def amsgrad_step(w, g, m, v, vhat, bounds, coefs, lr, beta1, beta2, eps, t, comm
                 vhatk[i] = hi
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, mi, vi) + _non_finite(hi, zero, zero))
+                bad = _accumulate(bad, (nw - nw) + (mi - mi) + (vi - vi) + (hi - hi))
     return bad != bad
 
 
@@ -458,9 +433,7 @@ def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
     in IEEE arithmetic).
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, v)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, v), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     a = T(lr)
@@ -485,7 +458,7 @@ def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
                 vk[i] = vi
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, vi, zero))
+                bad = _accumulate(bad, (nw - nw) + (vi - vi))
     return bad != bad
 
 
@@ -493,9 +466,7 @@ def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
 def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
     """RmsProp (state G, initialised to ε by the engine).  ``G ← ρ·G + (1−ρ)·g²``; ``u = lr·g/(√G + ε)``."""
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, G)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, G), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     a = T(lr)
@@ -520,7 +491,7 @@ def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
                 Gk[i] = si
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, si, zero))
+                bad = _accumulate(bad, (nw - nw) + (si - si))
     return bad != bad
 
 
@@ -528,9 +499,7 @@ def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
 def adagrad_step(w, g, H, bounds, coefs, lr, eps, commit):
     """AdaGrad (state H, initialised to ε by the engine).  ``H ← H + g²``; ``u = lr·g/(√H + ε)``."""
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, H)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, H), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     a = T(lr)
@@ -553,7 +522,7 @@ def adagrad_step(w, g, H, bounds, coefs, lr, eps, commit):
                 Hk[i] = hi
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, hi, zero))
+                bad = _accumulate(bad, (nw - nw) + (hi - hi))
     return bad != bad
 
 
@@ -565,10 +534,7 @@ def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
     weight decay).
     """
     n = w.shape[0]
-    _check_len(n, g)
-    _check_len(n, msg)
-    _check_len(n, msdx)
-    _check_bounds(n, bounds, coefs)
+    _check_block(same_shape(w, g, msg, msdx), n, bounds, coefs)
     T = w.dtype.type
     zero = T(0.0)
     r = T(rho)
@@ -596,7 +562,7 @@ def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
                 msdxk[i] = ndx
                 wk[i] = nw
             else:
-                bad = _accumulate(bad, _non_finite(nw, sg, ndx))
+                bad = _accumulate(bad, (nw - nw) + (sg - sg) + (ndx - ndx))
     return bad != bad
 
 
@@ -608,8 +574,7 @@ def scan_block(w, g, s, bounds, reg, stats):
     """One memory-bound pass over a block before its update (float64 sums; reassociated, so they vectorise).
 
     Returns the block's regularisation score Σ_e (reg[e, 0]·Σ|w_e| + reg[e, 1]·Σw_e²) (``reg`` float64 [E, 2]:
-    the L1 coefficient and half the L2 + WeightDecay coefficient of every parameter; Σ|w_e| is only summed where
-    reg[e, 0] ≠ 0) and writes ``stats`` float64 [2 + 2V]: Σw², Σg², then for each state variable v of ``s``
+    the L1 coefficient and half the L2 + WeightDecay coefficient of every parameter) and writes ``stats`` float64 [2 + 2V]: Σw², Σg², then for each state variable v of ``s``
     (T [V, L]) Σs_v² and Σ(|s_v| − s_v) (0 exactly when no element is negative). A NaN or ±∞ anywhere makes the
     sums it enters NaN or ∞; float64 squares of float32 values never overflow, so a finite Σx² bounds every
     |x| by its square root.
@@ -618,7 +583,8 @@ def scan_block(w, g, s, bounds, reg, stats):
     stats: float64[2 + 2V]) -> float``.
     """
     n = w.shape[0]
-    _check_len(n, g)
+    if not same_shape(w, g):
+        raise ValueError("scan_block: w and g must have one length")
     n_state = s.shape[0]
     if n_state and s.shape[1] != n:
         raise ValueError("scan_block: the state must be [V, L] for a block of L parameters")
@@ -628,22 +594,16 @@ def scan_block(w, g, s, bounds, reg, stats):
     w2 = 0.0
     for ent in range(bounds.shape[0] - 1):
         lo, hi = bounds[ent], bounds[ent + 1]
-        c1 = reg[ent, 0]
         sq = 0.0
         ab = 0.0
         wk = w[lo:hi]  # indices from 0: LLVM then knows they are not negative (no wraparound) and vectorises
-        if c1 != 0.0:
-            for i in range(hi - lo):
-                x = np.float64(wk[i])
-                sq += x * x
-                ab += abs(x)
-        else:
-            for i in range(hi - lo):
-                x = np.float64(wk[i])
-                sq += x * x
+        for i in range(hi - lo):  # (memory-bound: Σ|w| costs nothing where no L1 needs it)
+            x = np.float64(wk[i])
+            sq += x * x
+            ab += abs(x)
         w2 += sq
-        if c1 != 0.0:
-            score += c1 * ab
+        if reg[ent, 0] != 0.0:
+            score += reg[ent, 0] * ab
         if reg[ent, 1] != 0.0:
             score += reg[ent, 1] * sq
     g2 = 0.0

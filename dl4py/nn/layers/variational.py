@@ -316,14 +316,11 @@ class VariationalAutoencoderEngine(EngineLayer):
         else:
             KA.act_backward_bias(spec.code, spec.params, z, out, eps, delta, db)
 
-    def _head_fwd(self, spec: ActivationSpec, z: np.ndarray, b: np.ndarray, out: str, train: bool,
-                  identity_bias: bool = True) -> np.ndarray:
+    def _head_fwd(self, spec: ActivationSpec, z: np.ndarray, b: np.ndarray, out: str, train: bool) -> np.ndarray:
         """z += b, then g(z) into the workspace buffer ``out`` for a q(z|x) head; returns the activation: ``z`` itself
-        when g is the identity (DL4J's default pzx activation), which then needs no buffer, copy or kernel (nor the
-        bias, with ``identity_bias`` false: the caller has ``reparam_forward`` add it)."""
+        when g is the identity (DL4J's default pzx activation), which then needs no buffer, copy or kernel."""
         if spec.code == KA.IDENTITY:
-            if identity_bias:
-                KAE.add_row(z, b)  # not np.add: NumPy buffers the broadcast row through a [N, nOut] temporary
+            KAE.add_row(z, b)  # not np.add: NumPy buffers the broadcast row through a [N, nOut] temporary
             return z
         a = self.ws(z.shape[0]).get(out, z.shape)
         self._act_fwd(spec, z, b, a, train)
@@ -369,18 +366,16 @@ class VariationalAutoencoderEngine(EngineLayer):
         np.matmul(u, self.params["pXZW"], out=o)
         return o
 
-    def _heads(self, h: np.ndarray, train: bool, prefix: str = "",
-               identity_bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """The two q(z|x) heads: pre-activations in ``{prefix}m`` and ``{prefix}s``; returns (μ, log σ²) (for the
-        identity pzx activation without their biases unless ``identity_bias``)."""
+    def _heads(self, h: np.ndarray, train: bool, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """The two q(z|x) heads: pre-activations in ``{prefix}m`` and ``{prefix}s``; returns (μ, log σ²)."""
         n = h.shape[0]
         ws = self.ws(n)
         k = self.n_out
         m, s = ws.get(prefix + "m", (n, k)), ws.get(prefix + "s", (n, k))
         np.matmul(h, self.params["pZXMeanW"], out=m)
         np.matmul(h, self.params["pZXLogStd2W"], out=s)
-        mu = self._head_fwd(self.pzx_mean, m, self._b["pZXMeanb"], prefix + "mu", train, identity_bias)
-        lv = self._head_fwd(self.pzx_logvar, s, self._b["pZXLogStd2b"], prefix + "lv", train, identity_bias)
+        mu = self._head_fwd(self.pzx_mean, m, self._b["pZXMeanb"], prefix + "mu", train)
+        lv = self._head_fwd(self.pzx_logvar, s, self._b["pZXLogStd2b"], prefix + "lv", train)
         return mu, lv
 
     def _part_arrays(self, part: _Part, x: np.ndarray, o: np.ndarray, prefix: str):
@@ -544,17 +539,13 @@ class VariationalAutoencoderEngine(EngineLayer):
         ws = self.ws(n)
         # encoder and q(z|x)
         h = self._encode(x, True)
-        identity = self.pzx_mean.code == KA.IDENTITY  # both heads: one pzx activation
-        mu, lv = self._heads(h, True, identity_bias=False)
+        mu, lv = self._heads(h, True)
         m, s = ws.get("m", (n, k)), ws.get("s", (n, k))
         sig, var = ws.get("sig", (n, k)), ws.get("var", (n, k))
         eps = ws.get("eps", (rows, k))
         self._noise(eps, noise, samples, n)
         z = ws.get("z", (rows, k))
-        if identity:  # the heads' biases added in the same kernel
-            kl = KD.reparam_forward(mu, lv, sig, var, eps, z, self._b["pZXMeanb"], self._b["pZXLogStd2b"])
-        else:
-            kl = KD.reparam_forward(mu, lv, sig, var, eps, z)
+        kl = KD.reparam_forward(mu, lv, sig, var, eps, z)
         # decoder and p(x|z)
         o = self._decode(z, True, "")
         grad_o = ws.get("grad_o", (rows, self.p_size))
@@ -578,7 +569,7 @@ class VariationalAutoencoderEngine(EngineLayer):
         np.matmul(delta, w_next.T, out=gz)
         # latent layer: reparameterisation + KL, then g' on both heads
         gmu, glv = ws.get("gmu", (n, k)), ws.get("glv", (n, k))
-        if identity:  # g' = 1: the head gradients are gmu and glv, summed in the same pass
+        if self.pzx_mean.code == KA.IDENTITY:  # g' = 1: the head gradients are gmu and glv, summed in the same pass
             KD.reparam_backward(mu, sig, var, eps, gz, gmu, glv, self._gb["pZXMeanb"], self._gb["pZXLogStd2b"],
                                 ws.get("heads_acc", (2 * k,), np.float64))
             dm, ds = gmu, glv
