@@ -71,10 +71,14 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _kernel(fn):
+def _kernel(fn=None, *, reassociate: bool = True):
     """A numba kernel with ``_OPTS``, compiled on the first call with each dtype (or loaded from numba's cache);
-    its cache also depends on ``_fastmath.py``, whose functions it links."""
-    k = nb.njit(**_OPTS)(fn)
+    its cache also depends on ``_fastmath.py``, whose functions it links. ``reassociate=False`` for kernels without
+    reductions: the flag then only costs compile time (a quarter of a second for the latent layer's backward)."""
+    if fn is None:
+        return lambda f: _kernel(f, reassociate=reassociate)
+    opts = _OPTS if reassociate else dict(_OPTS, fastmath=_FLAGS - {"reassoc", "arcp"})
+    k = nb.njit(**opts)(fn)
     depend_on((_fastmath.__file__,), k)
     return k
 
@@ -435,7 +439,7 @@ def reparam_forward(mu, lv, sig, var, eps, z):
     return kl
 
 
-@_kernel
+@_kernel(reassociate=False)  # element-wise only (column sums per row, no reduction to reorder)
 def reparam_backward(mu, sig, var, eps, gz, gmu, glv, db_mu=None, db_lv=None, acc=None):
     """Gradients with respect to μ and ℓ (before g′) of REC + KL, given ``gz`` = ∂REC/∂z of all samples
     ([L·N, K], already scaled by 1/L): gmu = Σ_l gz_l + μ, glv = Σ_l ½·gz_l⊙ε_l⊙σ + ½(σ² − 1) ([N, K]). With
