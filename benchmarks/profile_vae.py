@@ -99,7 +99,6 @@ def instrument(net, prof: Profiler) -> None:
                                     KD.nll_and_gradient)
     KR.all_finite = prof.wrap(lambda a: f"all_finite over {a.shape[0]:,} values (non-finite guards)",
                               KR.all_finite)
-    KR.sum_squares = prof.wrap("L2 score: sum_squares per weight", KR.sum_squares)
     from dl4py.kernels import updaters as KU
 
     KU.scan_block = prof.wrap(lambda w, *a: f"updater scan: regularisation score + bounds ({w.shape[0]:,} parameters)",

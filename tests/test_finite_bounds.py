@@ -15,7 +15,7 @@ import pytest
 
 from dl4py.kernels import reductions as KR
 from dl4py.kernels import updaters as K
-from dl4py.nn.updater.finite_bounds import NON_NEGATIVE_STATE, update_is_finite
+from dl4py.nn.updater.finite_bounds import NON_NEGATIVE_STATE, proved_state_bounds
 
 UPDATERS = list(K.STEP_KERNEL_BY_NAME)
 
@@ -64,7 +64,7 @@ def _proved(name, hyper, w, g, state, bounds, coefs, reg, tracked=None):
     stats = np.zeros(2 + 2 * state.shape[0])
     K.scan_block(w, g, state, bounds, reg, stats)
     cmax = [float(np.max(np.abs(coefs[:, k]))) for k in range(4)]
-    return update_is_finite(name, hyper, stats, cmax, w.dtype, tracked)
+    return proved_state_bounds(name, hyper, stats, cmax, w.dtype, tracked)
 
 
 def _check_state_bounds(name, state, new_bounds):

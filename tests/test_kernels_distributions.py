@@ -234,5 +234,22 @@ def test_kernels_compile_on_first_use_not_at_import():
     code = ("import dl4py.nn.multilayer\n"
             "from dl4py.kernels import autoencoder as K, distributions as D\n"
             "assert not (K.mask_corrupt.signatures or K.add_row.signatures or K.kl_sparsity.signatures)\n"
-            "assert not (D.reparam_forward.signatures or D.reparam_backward.signatures)\n")
+            "assert not (D.reparam_forward.signatures or D.reparam_backward.signatures)\n"
+            "assert not (D._bs_rows_f32.signatures or D._bs_rows_f64.signatures)\n"
+            "from dl4py.kernels import updaters as U\n"
+            "assert not (U.scan_block.signatures or U.adam_step.signatures)\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_fused_bernoulli_sigmoid_refuses_mismatched_shapes():
+    """The fused kernel's shape checks run in Python before the kernel (which does not check)."""
+    x, o, b = _fused_inputs(np.float32, 2)
+    a, g, row = np.empty_like(o), np.empty_like(o), np.zeros(o.shape[0])
+    d = o.shape[1]
+    run = lambda **kw: KD.nll_and_gradient(KD.BERNOULLI, KA.SIGMOID, KA.params(KA.SIGMOID), **{  # noqa: E731
+        "x": x, "o": o.copy(), "b": b, "a": a, "grad": g, "db": np.zeros(d, np.float32), "row_nll": row,
+        "acc": np.zeros(d), **kw})
+    for bad in ({"x": x[:3]}, {"b": b[:-1]}, {"row_nll": row[:-1]}, {"grad": g[:, :-1]},
+                {"db": np.zeros(3, np.float32)}, {"acc": np.zeros(d - 1)}):
+        with pytest.raises(ValueError, match="nll_and_gradient"):
+            run(**bad)

@@ -271,7 +271,8 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
             q = _ONE32 / (_ONE32 + e)
             pv = select(v >= _ZERO32, q, e * q)
             ar[j] = pv
-            la = -(lp + select(v < _ZERO32, select(av < _EXP_FLOOR32, av, _EXP_FLOOR32), _ZERO32))  # log of the p written, clamp too
+            # log of the p written, the exp's clamp included
+            la = -(lp + select(v < _ZERO32, select(av < _EXP_FLOOR32, av, _EXP_FLOOR32), _ZERO32))
             lb = -(lp + select(v > _ZERO32, av, _ZERO32))
             la = select(la > _NINF32, la, _ZERO32)
             lb = select(pv < _ONE32, lb, _ZERO32)

@@ -574,10 +574,10 @@ def scan_block(w, g, s, bounds, reg, stats):
     """One memory-bound pass over a block before its update (float64 sums; reassociated, so they vectorise).
 
     Returns the block's regularisation score Σ_e (reg[e, 0]·Σ|w_e| + reg[e, 1]·Σw_e²) (``reg`` float64 [E, 2]:
-    the L1 coefficient and half the L2 + WeightDecay coefficient of every parameter) and writes ``stats`` float64 [2 + 2V]: Σw², Σg², then for each state variable v of ``s``
-    (T [V, L]) Σs_v² and Σ(|s_v| − s_v) (0 exactly when no element is negative). A NaN or ±∞ anywhere makes the
-    sums it enters NaN or ∞; float64 squares of float32 values never overflow, so a finite Σx² bounds every
-    |x| by its square root.
+    the L1 coefficient and half the L2 + WeightDecay coefficient of every parameter) and writes ``stats`` float64
+    [2 + 2V]: Σw², Σg², then for each state variable v of ``s`` (T [V, L]) Σs_v² and Σ(|s_v| − s_v) (0 exactly when
+    no element is negative). A NaN or ±∞ anywhere makes the sums it enters NaN or ∞; float64 squares of float32
+    values never overflow, so a finite Σx² bounds every |x| by its square root.
 
     Signature: ``scan_block(w, g: T[L], s: T[V, L], bounds: int64[E + 1], reg: float64[E, 2],
     stats: float64[2 + 2V]) -> float``.

@@ -24,7 +24,7 @@ import numpy as np
 from ...kernels import updaters as K
 from ...learning.config import IUpdater
 from ...learning.regularization import L1Regularization, L2Regularization, Regularization, WeightDecay
-from .finite_bounds import StateBounds, update_is_finite
+from .finite_bounds import StateBounds, proved_state_bounds
 
 if TYPE_CHECKING:
     from ..layers.base import EngineLayer
@@ -55,7 +55,7 @@ class UpdaterBlock:
     n_state: int = 0
     bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))  # entry boundaries in the block
     coefs: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # per entry: scale, l1, l2, wd (per update)
-    reg: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # per entry: score's L1 and ½(L2 + WD) coefficient
+    reg: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # per entry: score's L1 and ½(L2 + WD) coef.
     stats: np.ndarray = field(default_factory=lambda: np.zeros(2))  # scan_block's sums
     constant_regs: bool = False  # every regularisation coefficient is a FixedSchedule
     coef_key: Any = None  # (lr, scale, normalised layers) that ``coefs``, ``reg`` and ``coef_max`` were made for
@@ -227,7 +227,8 @@ class BlockUpdater:
             tracked = self._tracked[i]
             score += K.scan_block(w, g, s2d if tracked is None else s2d[:0], b.bounds, b.reg,
                                   b.stats if tracked is None else b.stats[:2])
-            new_bounds = update_is_finite(type(b.updater).__name__, hyper, b.stats, b.coef_max, w.dtype, tracked)
+            new_bounds = proved_state_bounds(type(b.updater).__name__, hyper, b.stats, b.coef_max, w.dtype,
+                                             tracked)
             calls.append(_BlockCall(i, b, b.kernel, (w, g, *states, b.bounds, b.coefs, *hyper), new_bounds))
         return calls, score
 

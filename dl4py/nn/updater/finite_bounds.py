@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["StateBounds", "update_is_finite", "NON_NEGATIVE_STATE"]
+__all__ = ["StateBounds", "proved_state_bounds", "NON_NEGATIVE_STATE"]
 
 StateBounds = tuple[float, ...]  # per state variable: an upper bound of max |s_v|
 
@@ -183,8 +183,8 @@ _BOUNDS: dict[str, Callable[..., StateBounds | None]] = {
 }
 
 
-def update_is_finite(updater_name: str, hyper: Sequence[float], stats: np.ndarray, coef_max: Sequence[float],
-                     dtype: np.dtype, tracked: StateBounds | None = None) -> StateBounds | None:
+def proved_state_bounds(updater_name: str, hyper: Sequence[float], stats: np.ndarray, coef_max: Sequence[float],
+                        dtype: np.dtype, tracked: StateBounds | None = None) -> StateBounds | None:
     """Bounds of the new state (a tuple, empty for a stateless updater) when the update of a block is certainly
     finite — its exact dry run may be skipped — else None. ``hyper``: the kernel's hyper-parameters; ``stats``:
     :func:`scan_block`'s sums; ``coef_max``: the largest |scale|, |l1|, |l2|, |wd| of the block's parameters;
