@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dl4py.nn.blas_threads import CpuSample, ThreadGovernor, blas_pool, cpu_sample, spare_cores
+from dl4py.nn.blas_threads import CpuSample, ThreadGovernor, blas_pool, cpu_sample, numpy_blas, spare_cores
 
 
 class FakePool:
@@ -147,6 +147,42 @@ def test_invalid_settings():
         ThreadGovernor(slack=1.0)
     with pytest.raises(ValueError, match="min_window"):
         ThreadGovernor(min_window=-1.0)
+
+
+class _Lib:
+    def __init__(self, filepath: str) -> None:
+        self.filepath = filepath
+
+
+def test_the_pool_governed_is_numpys_blas_even_when_scipys_is_listed_first(tmp_path):
+    site = tmp_path / "site-packages"
+    scipy_lib = _Lib(str(site / "scipy.libs" / "libscipy_openblas-1.so"))
+    wheel_lib = _Lib(str(site / "numpy.libs" / "libscipy_openblas64_-2.so"))
+    inside_lib = _Lib(str(site / "numpy" / "_core" / "libopenblas.so"))
+    numpy_dir = str(site / "numpy")
+    assert numpy_blas([scipy_lib, wheel_lib], numpy_dir) is wheel_lib
+    assert numpy_blas([scipy_lib, inside_lib], numpy_dir) is inside_lib
+    assert numpy_blas([_Lib(str(site / "numpyx" / "lib.so")), wheel_lib], numpy_dir) is wheel_lib
+    shared = _Lib("/usr/lib/libopenblas.so")  # a system or conda NumPy: one library for everyone
+    assert numpy_blas([shared], numpy_dir) is shared
+    assert numpy_blas([], numpy_dir) is None
+
+
+def test_blas_pool_is_the_library_numpy_loaded():
+    import os
+
+    import numba  # noqa: F401  (imports SciPy where it is installed: a second OpenBLAS in the process)
+
+    pool = blas_pool()
+    if pool is None:
+        pytest.skip("threadpoolctl finds no BLAS in this process")
+    from threadpoolctl import threadpool_info
+
+    numpy_dir = os.path.dirname(os.path.realpath(np.__file__))
+    ours = [i["filepath"] for i in threadpool_info() if i["user_api"] == "blas"
+            and os.path.realpath(i["filepath"]).startswith((numpy_dir + os.sep, numpy_dir + ".libs" + os.sep))]
+    if ours:  # a wheel NumPy with its own OpenBLAS
+        assert os.path.realpath(pool.filepath) == os.path.realpath(ours[0])
 
 
 def test_network_steps_leave_the_real_pool_as_the_caller_set_it():

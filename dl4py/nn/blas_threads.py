@@ -33,10 +33,10 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterator, NamedTuple, Protocol
+from typing import Any, Callable, Hashable, Iterator, NamedTuple, Protocol, Sequence
 
 __all__ = ["BlasPool", "CpuSample", "ThreadGovernor", "blas_pool", "cpu_sample", "governed_by_default",
-           "spare_cores"]
+           "numpy_blas", "spare_cores"]
 
 
 class BlasPool(Protocol):
@@ -64,12 +64,33 @@ def blas_pool() -> BlasPool | None:
                 import numpy  # noqa: F401  (threadpoolctl finds only libraries already loaded)
                 from threadpoolctl import ThreadpoolController
 
-                controllers = ThreadpoolController().select(user_api="blas").lib_controllers
-                _POOL = controllers[0] if controllers else None
+                _POOL = numpy_blas(ThreadpoolController().select(user_api="blas").lib_controllers)
             except Exception:  # no threadpoolctl, or it cannot inspect this process: the governor stays off
                 _POOL = None
             _POOL_LOOKED_UP = True
     return _POOL
+
+
+def numpy_blas(controllers: Sequence[Any], numpy_dir: str | None = None) -> Any | None:
+    """Of threadpoolctl's BLAS controllers, the one of the library NumPy's matmul calls (None if there is none).
+
+    A process can hold several BLAS libraries: numba imports SciPy when it is installed, and SciPy's wheels bring
+    their own OpenBLAS. Threadpoolctl lists them in the loader's order, which is not the import order, so the
+    first one may well be SciPy's — governing that pool would leave NumPy's untouched. NumPy's wheels keep theirs
+    in ``numpy.libs`` beside the package (or inside it); a system or conda NumPy shares one library with SciPy.
+    """
+    if not controllers:
+        return None
+    if numpy_dir is None:
+        import numpy
+
+        numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    homes = (numpy_dir, numpy_dir + ".libs", os.path.join(os.path.dirname(numpy_dir), "numpy.libs"))
+    for c in controllers:
+        where = os.path.dirname(os.path.realpath(getattr(c, "filepath", "") or ""))
+        if any(where == h or where.startswith(h + os.sep) for h in homes):
+            return c
+    return controllers[0]
 
 
 _ACTIVE = [0]  # governed steps running now, in all threads of the process
