@@ -128,7 +128,7 @@ def worker_gemm(spec: dict) -> dict:
     info = _set_threads(spec["threads"], "numpy")
     b = spec["batch"]
     rng = np.random.default_rng(0)
-    rates = {}
+    rates, cpu_rates = {}, {}
     for layout in ("C", "F"):
         ops = []
         for fi, fo in W.VAE_GEMM_LAYERS:
@@ -147,7 +147,7 @@ def worker_gemm(spec: dict) -> dict:
         assert len(ops) == len(W.vae_gemm_shapes(b))
         for x, y, o in ops:  # warm-up
             np.matmul(x, y, out=o)
-        passes, t0 = 0, time.perf_counter()
+        passes, t0, c0 = 0, time.perf_counter(), _cpu_seconds()
         while True:
             for x, y, o in ops:
                 np.matmul(x, y, out=o)
@@ -156,9 +156,20 @@ def worker_gemm(spec: dict) -> dict:
             if passes >= 3 and elapsed >= spec["min_time"]:
                 break
         rates[layout] = passes * W.vae_step_flops(b) / elapsed
+        cpu_rates[layout] = passes * W.vae_step_flops(b) / max(_cpu_seconds() - c0, 1e-9)
     best = max(rates.values())
+    per_example = b / W.vae_step_flops(b)
     return {"gflops": best / 1e9, "gflops_by_layout": {k: v / 1e9 for k, v in rates.items()},
-            "flops_per_step": W.vae_step_flops(b), "examples_per_s": best * b / W.vae_step_flops(b), "info": info}
+            "flops_per_step": W.vae_step_flops(b), "examples_per_s": best * per_example,
+            "examples_per_cpu_s": max(cpu_rates.values()) * per_example, "info": info}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def worker_import(spec: dict) -> dict:
@@ -212,6 +223,8 @@ def worker_jit(spec: dict) -> dict:
         "first_output_seconds": outs[0], "steady_output_seconds": steady_out,
         "first_output_extra_seconds": outs[0] - steady_out,
         "total_seconds": (t2 - t0) + steps[0] + outs[0],
+        "process_cpu_seconds": _cpu_seconds(),  # the whole process so far, steady steps included
+        "steady_cpu_seconds": sum(steps[1:]) + sum(outs[1:]),  # (wall at 1 thread: subtracted as an estimate)
     })
     return out
 
@@ -511,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
             cpu_rate = {s: [x["examples_per_s"] * x["seconds"] / x["cpu_seconds"] if x and x.get("cpu_seconds")
                             else None for x in cell[s]] for s in cell if s != "gemm"}
             entry["examples_per_cpu_s"] = cpu_rate
+            if "gemm" in cell:  # the same fraction from CPU time: what the machine's other load cannot move
+                ceiling_cpu = [x.get("examples_per_cpu_s") if x else None for x in cell["gemm"]]
+                entry["median_cpu_time_fraction_of_gemm_ceiling"] = _median(_ratios(cpu_rate["dl4py"], ceiling_cpu))
             if "torch" in cpu_rate:
                 entry["median_cpu_time_ratio_dl4py_torch"] = _median(_ratios(cpu_rate["dl4py"], cpu_rate["torch"]))
             for key in ("ratio_dl4py_torch", "ratio_dl4py_numpy", "ratio_torch_numpy", "fraction_of_gemm_ceiling",
@@ -541,16 +557,19 @@ def main(argv: list[str] | None = None) -> int:
                       ("%" if frac is not None else ""), _fmt(vs, ".2f") + ("×" if vs else "")])
     _print_table(table)
     util = [["workload", "thr"] + [f"{SYSTEM_NAMES[s]} CPU use" for s in ("dl4py", "numpy", "torch")]
-            + ["dl4py/torch per CPU-s"]]
+            + ["dl4py/torch per CPU-s", "% ceiling per CPU-s"]]
     for w, t, e in rows:
         u = e["median_cpu_utilisation"]
         c = e.get("median_cpu_time_ratio_dl4py_torch")
+        f = e.get("median_cpu_time_fraction_of_gemm_ceiling")
         util.append([w.name, str(t)] + [_fmt(None if u.get(s) is None else 100 * u[s], ".0f") + ("%" if u.get(s)
                                         is not None else "") for s in ("dl4py", "numpy", "torch")]
-                    + [_fmt(c, ".2f") + ("×" if c else "")])
+                    + [_fmt(c, ".2f") + ("×" if c else ""), _fmt(None if f is None else 100 * f, ".0f")
+                       + ("%" if f is not None else "")])
     print("\ncontention check: process CPU time ÷ wall time over the timed epochs (at 1 thread, below 100% means the "
-          "process waited for a CPU: other load on the machine), and the dl4py/torch ratio of examples per "
-          "CPU-second (robust to that load at 1 thread; not meaningful with spinning BLAS threads)")
+          "process waited for a CPU: other load on the machine), and the dl4py/torch ratio and the fraction of the "
+          "GEMM ceiling in examples per CPU-second (robust to that load at 1 thread; not meaningful with spinning "
+          "BLAS threads)")
     _print_table(util)
     gemm_rows = [(w, t, e) for w, t, e in rows if e["median_gemm_gflops"]]
     for w, t, e in gemm_rows:
@@ -577,12 +596,15 @@ def main(argv: list[str] | None = None) -> int:
         if cold and warm:
             jit["cold_compile_seconds"] = cold["total_seconds"] - warm["total_seconds"]
             jit["warm_first_fit_extra_seconds"] = warm["first_step_extra_seconds"]
+            jit["cold_compile_cpu_seconds"] = ((cold["process_cpu_seconds"] - cold["steady_cpu_seconds"])
+                                               - (warm["process_cpu_seconds"] - warm["steady_cpu_seconds"]))
             for name, r in (("cold", cold), ("warm", warm)):
                 print(f"  {name}: import {r['import_seconds']:.2f} s, init {r['init_seconds']:.2f} s, first step "
                       f"{r['first_step_seconds']:.2f} s (steady {1e3 * r['steady_step_seconds']:.1f} ms), first output "
                       f"{r['first_output_seconds']:.2f} s (steady {1e3 * r['steady_output_seconds']:.2f} ms)")
             print(f"  cold compile (cold − warm process, import + init + first step + first output): "
-                  f"{jit['cold_compile_seconds']:.2f} s; warm cache: first fit adds "
+                  f"{jit['cold_compile_seconds']:.2f} s ({jit['cold_compile_cpu_seconds']:.2f} s of process CPU time); "
+                  f"warm cache: first fit adds "
                   f"{jit['warm_first_fit_extra_seconds']:.3f} s, first output adds {warm['first_output_extra_seconds']:.3f} s")
         if not quick:
             with tempfile.TemporaryDirectory(prefix="dl4py-numba-cache-") as cache:
@@ -658,7 +680,11 @@ def _targets(summary: dict, extras: dict, threads: list[int]) -> list[dict]:
         if "vae-train-128" in summary:
             add("VAE pretraining ≥ 1.4× PyTorch", v, lambda x: x >= 1.4, lambda x: f"{x:.2f}×")
             v = get("vae-train-128", "median_fraction_of_gemm_ceiling")
-            add("VAE pretraining ≥ 80 % of the GEMM ceiling", v, lambda x: x >= 0.8, lambda x: f"{100 * x:.0f} %")
+            c = get("vae-train-128", "median_cpu_time_fraction_of_gemm_ceiling")
+            # the ceiling is timed in its own process: other load moves the wall-time fraction either way (even
+            # above 100 %), so it counts as met only when the CPU-time fraction agrees
+            add("VAE pretraining ≥ 80 % of the GEMM ceiling", v, lambda x: min(x, c if c is not None else x) >= 0.8,
+                lambda x: f"{100 * x:.0f} %" + ("" if c is None else f" (per CPU-second: {100 * c:.0f} %)"))
         if "ae-train-128" in summary:
             v = get("ae-train-128", "median_ratio_dl4py_torch")
             add("AutoEncoder pretraining ≥ 1.25× PyTorch", v, lambda x: x >= 1.25, lambda x: f"{x:.2f}×")
@@ -683,8 +709,9 @@ def _targets(summary: dict, extras: dict, threads: list[int]) -> list[dict]:
     if jit:
         add("warm numba cache: first fit adds ≤ 0.5 s", jit.get("warm_first_fit_extra_seconds"), lambda x: x <= 0.5,
             lambda x: f"{x:.3f} s")
+        cpu = jit.get("cold_compile_cpu_seconds")
         add("cold compile of the kernels a VAE uses ≤ 5 s", jit.get("cold_compile_seconds"), lambda x: x <= 5.0,
-            lambda x: f"{x:.2f} s")
+            lambda x: f"{x:.2f} s" + ("" if cpu is None else f" ({cpu:.2f} s of CPU time)"))
     mem = extras.get("memory")
     if mem:
         add("peak RSS increment (VAE, batch 128) < 2× params + gradients + updater + activations",
