@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from ._support import select
@@ -134,9 +134,14 @@ def _exp_f32(x):
     return (_ONE + r + r * r * (_EQ0 + r * (_EQ1 + r * (_EQ2 + r * (_EQ3 + r * _EQ4))))) * scale
 
 
+# The primitives below take exp's body inlined at numba-IR level: a call of the stub would compile it once more,
+# numba compiling an overload once per set of options of its callers (the kernels' and these functions').
+_exp_f32_inline = njit(inline="always")(_exp_f32)
+
+
 def _expm1_f32(x):
     small = x + x * x * (_EQ0 + x * (_EQ1 + x * (_EQ2 + x * (_EQ3 + x * _EQ4))))
-    big = exp(x) - _ONE
+    big = _exp_f32_inline(x) - _ONE
     return select(abs(x) < _HALF_LN2, small, big)
 
 
@@ -144,12 +149,12 @@ def _tanh_f32(x):
     ax = abs(x)
     z = x * x
     small = x + x * z * (_TQ0 + z * (_TQ1 + z * (_TQ2 + z * (_TQ3 + z * _TQ4))))
-    big = math.copysign(_ONE - _TWO / (exp(ax + ax) + _ONE), x)
+    big = math.copysign(_ONE - _TWO / (_exp_f32_inline(ax + ax) + _ONE), x)
     return select(ax < _TANH_SMALL, small, big)
 
 
 def _log1pexp_neg_abs_f32(x):
-    e = exp(-abs(x))
+    e = _exp_f32_inline(-abs(x))
     g = _LQ0 + e * (_LQ1 + e * (_LQ2 + e * (_LQ3 + e * (_LQ4 + e * (_LQ5 + e * (_LQ6 + e * (_LQ7 + e * _LQ8)))))))
     return e * g
 
@@ -211,8 +216,9 @@ def _log_s9_f32(x):
 
 # No nnan/ninf anywhere (NaN and ±inf keep IEEE semantics) and no reassoc, which would undo the Cody-Waite range
 # reduction; the polynomials keep these flags when LLVM inlines them into a kernel compiled with reassoc.
-_ACT_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"}, forceinline=True)  # LLVM alwaysinline
-_DIST_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"})
+# No C-callable wrappers (see _support.KERNEL_OPTIONS); overloads have no Python wrapper anyway.
+_DIST_OPTS = dict(error_model="numpy", fastmath={"nsz", "contract"}, no_cfunc_wrapper=True)
+_ACT_OPTS = dict(_DIST_OPTS, forceinline=True)  # LLVM alwaysinline
 
 
 def _dispatch(stub, f32_impl, f64_impl, jit_options) -> None:

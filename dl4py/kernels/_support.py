@@ -8,6 +8,7 @@
   another file (the float32 polynomials of ``_fastmath.py``) fold that file's stamp into theirs, else an edit there
   would leave stale machine code in the cache.
 * :func:`start_numba`: numba's one-off start-up in a process, paid by whatever compiles or loads the first kernel.
+* ``KERNEL_OPTIONS`` / ``HELPER_OPTIONS``: the numba options every kernel (every helper only kernels call) starts from.
 """
 from __future__ import annotations
 
@@ -18,7 +19,17 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
-__all__ = ["same_shape", "select", "depend_on", "start_numba"]
+__all__ = ["same_shape", "select", "depend_on", "start_numba", "KERNEL_OPTIONS", "HELPER_OPTIONS"]
+
+#: numba options of every kernel (modules add their fast-math flags), chosen for cold compile time:
+#: ``no_cfunc_wrapper``: numba would otherwise build, optimise and emit a C-callable wrapper of each function as well,
+#: needed only to pass the function as a first-class value, which no kernel is (tens of milliseconds per function);
+#: ``_nrt=False``: no reference counting of arrays, which kernels only borrow (they allocate nothing): numba then
+#: emits no incref/decref for each row view or slice and LLVM has none to remove (5-10 % of a kernel's compile time;
+#: numba refuses to compile a kernel that would need its runtime).
+KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True, _nrt=False)
+#: numba options of a helper that only kernels call: no Python wrapper either.
+HELPER_OPTIONS = dict(KERNEL_OPTIONS, no_cpython_wrapper=True)
 
 _started = False
 

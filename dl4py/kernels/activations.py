@@ -45,8 +45,8 @@ forward of a 128×256 float32 array takes ~19 µs with the polynomial and ~130 �
 
 Structure: one small compiled kernel per (activation, with or without bias, in place or not), created and compiled
 on first use (per dtype) and cached on disk, so that a network compiles only the loops it runs: ``code``, ``bias``
-and ``inplace`` are compile-time constants of each kernel (numba prunes the other activations' branches before
-typing them). A kernel is one loop over the columns of each row (bias, activation and, backward, the column sums
+and ``inplace`` are compile-time constants of each kernel, whose code calls only its own activation's element
+formulas (tables ``_FORWARD``, ``_BACKWARD``, ``_PARAMS``). A kernel is one loop over the columns of each row (bias, activation and, backward, the column sums
 fused; softmax row by row); an in-place kernel reads and writes one array (LLVM vectorises ``a[j] = f(a[j])``
 without the runtime overlap check that would send two aliasing arrays down the scalar path), so no scratch buffer is
 needed and nothing is allocated per call. The Python entries pick the in-place kernel when ``out is z`` (``delta is
@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import threading
+from types import FunctionType
 
 import numba as nb
 import numpy as np
@@ -69,7 +70,7 @@ from ._fastmath import exp as _exp
 from ._fastmath import expm1 as _expm1
 from ._fastmath import log1pexp_neg_abs as _log1pexp_neg_abs
 from ._fastmath import tanh as _tanh
-from ._support import depend_on, same_shape, select
+from ._support import KERNEL_OPTIONS, depend_on, same_shape, select
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "LEAKYRELU", "ELU", "SELU", "SOFTMAX", "SOFTPLUS", "SOFTSIGN", "CUBE",
@@ -110,7 +111,7 @@ def params(code: int, *values: float) -> np.ndarray:
 # separately without reassoc, which would undo the Cody-Waite range reduction.
 # --------------------------------------------------------------------------------------------------------------
 _FASTMATH = {"nsz", "contract", "reassoc", "arcp"}
-_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+_OPTS = dict(KERNEL_OPTIONS, fastmath=_FASTMATH)
 _jit = nb.njit(**_OPTS)  # lazily compiled, one per dtype
 _inline = nb.njit(inline="always", error_model="numpy", fastmath=_FASTMATH)  # inlined at numba-IR level
 
@@ -146,17 +147,6 @@ def _drelu(x, mx, t, s):
     T = type(x)
     d = T(1.0) if x > t else s
     return d if x < mx else T(0.0)
-
-
-@_inline
-def _leaky(x, a):
-    return x if x >= type(x)(0.0) else a * x
-
-
-@_inline
-def _dleaky(x, a):
-    T = type(x)
-    return T(1.0) if x >= T(0.0) else a
 
 
 @_inline
@@ -288,6 +278,33 @@ def _mish_parts(x):
     return n * inv, T(4.0) * (n + T(1.0)) * inv * inv, e / (T(1.0) + e)
 
 
+@_inline
+def _mish(x):
+    t, _, _ = _mish_parts(x)
+    return x * t
+
+
+@_inline
+def _dmish(z, e, j):
+    """MISH backward at column j of rows z, e."""
+    t, sech2, sg = _mish_parts(z[j])
+    return e[j] * (t + z[j] * sech2 * sg)
+
+
+@_inline
+def _dsoftsign(z, e, j):
+    """SOFTSIGN backward at column j of rows z, e."""
+    r = _softsign_den(z[j])
+    return e[j] * (r * r)
+
+
+@_inline
+def _drectified(z, y, e, j):
+    """RECTIFIEDTANH backward at column j of rows z, y, e."""
+    g = type(y[j])(1.0) - y[j] * y[j]
+    return e[j] * select(z[j] > type(g)(0.0), g, type(g)(0.0))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # softmax rows
 # --------------------------------------------------------------------------------------------------------------
@@ -320,10 +337,96 @@ def _softmax_jvp_row(o, e, d):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# kernels: one per (code, bias, inplace), all three compile-time constants of a closure. numba prunes the branches
-# of the other activations before typing, and keys the on-disk cache of a closure on its frozen cell values too.
-# Their shape checks are single intrinsic calls (``same_shape``): numba's compile time grows with every statement.
+# each activation's element formulas: forward y = f(x, q0, q1, q2); backward v = f'(x)·e = g(z, y, e, j, q0, q1, q2)
+# at column j of the rows z, y = f(z) (from the forward pass) and e; q0..q2: its parameters in the array type, from
+# ``prep(p, T)``. The backward formulas read the elements themselves: under reassoc, LLVM orders the factors of a
+# product by where their values are defined, so each element is read where the expression reads it (bit for bit
+# the results of the former per-activation branches). Each function numba inlines costs it a pass over that function
+# (about ten milliseconds), so the most used formulas are written out rather than calling a helper.
 # --------------------------------------------------------------------------------------------------------------
+@_inline
+def _first_param(p, T):
+    z = T(0.0)
+    return T(p[0]), z, z
+
+
+@_inline
+def _relu_params(p, T):
+    mx = p[0]
+    return T(np.inf if mx != mx else mx), T(p[1]), T(p[2])  # NaN max: DL4J's null
+
+
+@_inline
+def _rrelu_params(p, T):
+    z = T(0.0)
+    return T(0.5 * (p[0] + p[1])), z, z  # inference: the mean slope
+
+
+_PARAMS = {RELU: _relu_params, RRELU: _rrelu_params}  # others: _first_param
+
+_FORWARD = {
+    SIGMOID: _inline(lambda x, q0, q1, q2: type(x)(1.0) / (type(x)(1.0) + _exp(-x))),
+    LEAKYRELU: _inline(lambda x, q0, q1, q2: select(x >= type(x)(0.0), x, q0 * x)),
+    RELU: _relu,
+    TANH: _inline(lambda x, q0, q1, q2: _tanh(x)),
+    IDENTITY: _inline(lambda x, q0, q1, q2: x),
+    ELU: _inline(lambda x, q0, q1, q2: _elu(x, q0)),
+    SELU: _inline(lambda x, q0, q1, q2: _selu(x)),
+    SOFTPLUS: _inline(lambda x, q0, q1, q2: _softplus(x)),
+    SOFTSIGN: _inline(lambda x, q0, q1, q2: x * _softsign_den(x)),
+    CUBE: _inline(lambda x, q0, q1, q2: x * x * x),
+    HARDSIGMOID: _inline(lambda x, q0, q1, q2: _hardsigmoid(x)),
+    HARDTANH: _inline(lambda x, q0, q1, q2: min(max(x, -type(x)(1.0)), type(x)(1.0))),
+    RATIONALTANH: _inline(lambda x, q0, q1, q2: _rationaltanh(x)),
+    RECTIFIEDTANH: _inline(lambda x, q0, q1, q2: max(_tanh(x), type(x)(0.0))),
+    RELU6: _inline(lambda x, q0, q1, q2: min(max(x, type(x)(0.0)), type(x)(6.0))),
+    SWISH: _inline(lambda x, q0, q1, q2: x * _sigmoid(x)),
+    THRESHOLDEDRELU: _inline(lambda x, q0, q1, q2: select(x > q0, x, type(x)(0.0))),
+    GELU: _inline(lambda x, q0, q1, q2: _gelu(x, q0)),
+    MISH: _inline(lambda x, q0, q1, q2: _mish(x)),
+}
+
+_BACKWARD = {
+    SIGMOID: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * (y[j] * (type(q0)(1.0) - y[j]))),
+    LEAKYRELU: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * select(z[j] >= type(q0)(0.0), type(q0)(1.0), q0)),
+    RELU: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _drelu(z[j], q0, q1, q2)),
+    TANH: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * (type(q0)(1.0) - y[j] * y[j])),
+    IDENTITY: _inline(lambda z, y, e, j, q0, q1, q2: e[j]),
+    ELU: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _delu(z[j], q0)),
+    SELU: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _dselu(z[j])),
+    SOFTPLUS: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _sigmoid(z[j])),
+    SOFTSIGN: _inline(lambda z, y, e, j, q0, q1, q2: _dsoftsign(z, e, j)),
+    CUBE: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * (type(q0)(3.0) * z[j] * z[j])),
+    HARDSIGMOID: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _dhardsigmoid(z[j])),
+    HARDTANH: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _dhardtanh(z[j])),
+    RATIONALTANH: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _drationaltanh(z[j])),
+    RECTIFIEDTANH: _inline(lambda z, y, e, j, q0, q1, q2: _drectified(z, y, e, j)),
+    RELU6: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _drelu6(z[j])),
+    SWISH: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _dsigmoid_scaled(z[j], type(q0)(1.0))),
+    THRESHOLDEDRELU: _inline(lambda z, y, e, j, q0, q1, q2: select(z[j] > q0, e[j], type(q0)(0.0))),
+    GELU: _inline(lambda z, y, e, j, q0, q1, q2: e[j] * _dgelu(z[j], q0)),
+    MISH: _inline(lambda z, y, e, j, q0, q1, q2: _dmish(z, e, j)),
+}
+_FORWARD[RRELU] = _FORWARD[LEAKYRELU]  # in inference, with the mean slope
+_BACKWARD[RRELU] = _BACKWARD[LEAKYRELU]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# kernels: one per (code, bias, inplace), all three compile-time constants of a closure (numba prunes the branches
+# they decide before typing, and keys the on-disk cache of a closure on its frozen cell values too). A kernel calls
+# its activation's formulas by name (``prep``, ``f``/``g``, bound to it by ``_bind``), so that its code holds no
+# branch per activation: numba translates and processes every branch before pruning it (a tenth of a second of
+# cold compile per kernel for the 21 activations). Shape checks are single intrinsic calls (``same_shape``).
+# --------------------------------------------------------------------------------------------------------------
+def _bind(kernel, **names):
+    """``kernel`` (same code and closure) with ``names`` added to its globals. They must not be closure variables:
+    numba keys a closure's on-disk cache on its cell values, which for a compiled function differ in every process."""
+    if set(names) & set(kernel.__code__.co_freevars):
+        raise TypeError(f"_bind: {sorted(set(names) & set(kernel.__code__.co_freevars))} are closure variables")
+    return FunctionType(kernel.__code__, {**kernel.__globals__, **names}, kernel.__name__, kernel.__defaults__,
+                        kernel.__closure__)
+
+
 def _make_forward(code: int, bias: bool, inplace: bool):
     """The forward kernel ``kernel(p, z, b, out)``: [z += b per row, if ``bias``;] out = f(z), where ``out`` is
     ``z`` itself if ``inplace`` (the kernel then writes z only). z, out [N, D]; b [D] with a bias, else ignored."""
@@ -333,16 +436,7 @@ def _make_forward(code: int, bias: bool, inplace: bool):
         width = z.shape[1]
         if not same_shape(z, out) or p.shape[0] < 4 or (bias and b.shape[0] != width):
             raise ValueError("activation forward: z and out must have the same shape, b one entry per column and p 4")
-        T = z.dtype.type
-        zero, one = T(0.0), T(1.0)
-        if code == RELU:
-            mx = p[0]
-            q0 = T(np.inf if mx != mx else mx)  # DL4J's null max
-            q1, q2 = T(p[1]), T(p[2])
-        elif code == RRELU:
-            q0 = T(0.5 * (p[0] + p[1]))  # inference: the mean slope
-        else:
-            q0 = T(p[0])
+        q0, q1, q2 = prep(p, z.dtype.type)  # noqa: F821 (bound by _bind)
         for i in range(z.shape[0]):
             zr = z[i]
             if inplace:
@@ -362,47 +456,10 @@ def _make_forward(code: int, bias: bool, inplace: bool):
                     x = zr[j]
                 if keep:
                     zr[j] = x
-                if code == SIGMOID:  # the most used first: each test before the match costs compile time
-                    o[j] = one / (one + _exp(-x))
-                elif code == LEAKYRELU or code == RRELU:
-                    o[j] = select(x >= zero, x, q0 * x)
-                elif code == RELU:
-                    o[j] = _relu(x, q0, q1, q2)
-                elif code == TANH:
-                    o[j] = _tanh(x)
-                elif code == IDENTITY:
-                    o[j] = x
-                elif code == ELU:
-                    o[j] = _elu(x, q0)
-                elif code == SELU:
-                    o[j] = _selu(x)
-                elif code == SOFTPLUS:
-                    o[j] = _softplus(x)
-                elif code == SOFTSIGN:
-                    o[j] = x * _softsign_den(x)
-                elif code == CUBE:
-                    o[j] = x * x * x
-                elif code == HARDSIGMOID:
-                    o[j] = _hardsigmoid(x)
-                elif code == HARDTANH:
-                    o[j] = min(max(x, -one), one)
-                elif code == RATIONALTANH:
-                    o[j] = _rationaltanh(x)
-                elif code == RECTIFIEDTANH:
-                    o[j] = max(_tanh(x), zero)
-                elif code == RELU6:
-                    o[j] = min(max(x, zero), T(6.0))
-                elif code == SWISH:
-                    o[j] = x * _sigmoid(x)
-                elif code == THRESHOLDEDRELU:
-                    o[j] = select(x > q0, x, zero)
-                elif code == GELU:
-                    o[j] = _gelu(x, q0)
-                else:  # MISH
-                    t, _, _ = _mish_parts(x)
-                    o[j] = x * t
+                o[j] = f(x, q0, q1, q2)  # noqa: F821
 
-    return _jit(_forward)
+    return _jit(_bind(_forward, prep=_PARAMS.get(code, _first_param),
+                      f=_FORWARD.get(code, _FORWARD[IDENTITY])))  # SOFTMAX: f unused
 
 
 def _make_backward(code: int, bias: bool, inplace: bool):
@@ -416,16 +473,7 @@ def _make_backward(code: int, bias: bool, inplace: bool):
         if (not same_shape(z, out, eps, delta) or p.shape[0] < 4
                 or (bias and (db.shape[0] != width or acc.shape[0] < width))):
             raise ValueError("activation backward: z, out, eps, delta must have one shape, db one entry per column")
-        T = z.dtype.type
-        zero, one = T(0.0), T(1.0)
-        if code == RELU:
-            mx = p[0]
-            q0 = T(np.inf if mx != mx else mx)  # DL4J's null max
-            q1, q2 = T(p[1]), T(p[2])
-        elif code == RRELU:
-            q0 = T(0.5 * (p[0] + p[1]))  # inference: the mean slope
-        else:
-            q0 = T(p[0])
+        q0, q1, q2 = prep(p, z.dtype.type)  # noqa: F821 (bound by _bind)
         if bias:
             for j in range(width):
                 acc[j] = 0.0
@@ -442,47 +490,7 @@ def _make_backward(code: int, bias: bool, inplace: bool):
                         acc[j] += d[j]
                 continue
             for j in range(width):
-                if code == SIGMOID:  # the most used first, as in the forward kernel
-                    v = e[j] * (o[j] * (one - o[j]))
-                elif code == LEAKYRELU or code == RRELU:
-                    v = e[j] * select(zr[j] >= zero, one, q0)
-                elif code == RELU:
-                    v = e[j] * _drelu(zr[j], q0, q1, q2)
-                elif code == TANH:
-                    v = e[j] * (one - o[j] * o[j])
-                elif code == IDENTITY:
-                    v = e[j]
-                elif code == ELU:
-                    v = e[j] * _delu(zr[j], q0)
-                elif code == SELU:
-                    v = e[j] * _dselu(zr[j])
-                elif code == SOFTPLUS:
-                    v = e[j] * _sigmoid(zr[j])
-                elif code == SOFTSIGN:
-                    r = _softsign_den(zr[j])
-                    v = e[j] * (r * r)
-                elif code == CUBE:
-                    v = e[j] * (T(3.0) * zr[j] * zr[j])
-                elif code == HARDSIGMOID:
-                    v = e[j] * _dhardsigmoid(zr[j])
-                elif code == HARDTANH:
-                    v = e[j] * _dhardtanh(zr[j])
-                elif code == RATIONALTANH:
-                    v = e[j] * _drationaltanh(zr[j])
-                elif code == RECTIFIEDTANH:
-                    g = one - o[j] * o[j]
-                    v = e[j] * select(zr[j] > zero, g, zero)
-                elif code == RELU6:
-                    v = e[j] * _drelu6(zr[j])
-                elif code == SWISH:
-                    v = e[j] * _dsigmoid_scaled(zr[j], one)
-                elif code == THRESHOLDEDRELU:
-                    v = select(zr[j] > q0, e[j], zero)
-                elif code == GELU:
-                    v = e[j] * _dgelu(zr[j], q0)
-                else:  # MISH
-                    t, sech2, sg = _mish_parts(zr[j])
-                    v = e[j] * (t + zr[j] * sech2 * sg)
+                v = g(zr, o, e, j, q0, q1, q2)  # noqa: F821
                 d[j] = v
                 if bias:
                     acc[j] += v
@@ -490,7 +498,8 @@ def _make_backward(code: int, bias: bool, inplace: bool):
             for j in range(width):
                 db[j] = acc[j]
 
-    return _jit(_backward)
+    return _jit(_bind(_backward, prep=_PARAMS.get(code, _first_param),
+                      g=_BACKWARD.get(code, _BACKWARD[IDENTITY])))  # SOFTMAX: g unused
 
 
 _KERNELS: dict[tuple, object] = {}  # (direction, code, bias, inplace) -> kernel

@@ -20,6 +20,7 @@ import math
 import numba as nb
 import numpy as np
 
+from ._support import KERNEL_OPTIONS
 from .activations import column_sums
 
 __all__ = ["mask_corrupt", "add_row", "column_sums", "kl_sparsity", "SPARSITY_CLIP", "warmup"]
@@ -27,8 +28,8 @@ __all__ = ["mask_corrupt", "add_row", "column_sums", "kl_sparsity", "SPARSITY_CL
 #: ρ̂ is clipped to [SPARSITY_CLIP, 1 − SPARSITY_CLIP] inside the KL penalty (keeps the logs finite).
 SPARSITY_CLIP = 1e-6
 
-_EW = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract"})
-_RED = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract", "reassoc", "arcp"})
+_EW = dict(KERNEL_OPTIONS, fastmath={"nsz", "contract"})
+_RED = dict(KERNEL_OPTIONS, fastmath={"nsz", "contract", "reassoc", "arcp"})
 
 
 def _kernel(opts):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_OPTS = dict(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+from ._support import KERNEL_OPTIONS
+
+_OPTS = dict(KERNEL_OPTIONS, fastmath={"reassoc"})
 
 
 @njit(**_OPTS)

@@ -56,7 +56,7 @@ import time
 import numpy as np
 from numba import njit
 
-from ._support import same_shape
+from ._support import HELPER_OPTIONS, KERNEL_OPTIONS, same_shape
 
 __all__ = [
     "sgd_step",
@@ -179,10 +179,10 @@ _ZERO_NORM_REPLACEMENT = 1e-5
 # loop (``has_l1``, ``commit``) are unswitched by LLVM: each kernel compiles to four branch-free loops that
 # vectorise.  The updater rules are small functions shared by both passes, so both compute the same values.
 
-_KERNEL_OPTIONS = dict(cache=True, error_model="numpy", nogil=True)
+_REASSOC_OPTIONS = dict(KERNEL_OPTIONS, fastmath={"reassoc"})
 
 
-@njit(cache=True)
+@njit(**HELPER_OPTIONS)
 def _check_block(lengths_ok, n, bounds, coefs):
     """Raise unless the slices have one length (``lengths_ok``) and ``bounds`` rise from 0 to it, one coefficient row
     per parameter (one shared function: each compiled function costs every cold process a tenth of a second)."""
@@ -200,12 +200,12 @@ def _check_block(lengths_ok, n, bounds, coefs):
 # The dry run sums x − x over the new values: 0 for finite x, NaN for NaN/±∞ (the kernels have no fastmath, so
 # nothing folds x − x away). Reassociation lets that accumulation vectorise; it applies to this addition only (LLVM
 # reassociates only between instructions that both carry the flag), so the zero-or-NaN terms cannot be reordered.
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+@njit(**dict(HELPER_OPTIONS, fastmath={"reassoc"}))
 def _accumulate(acc, x):
     return acc + x
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def sgd_step(w, g, bounds, coefs, lr, commit):
     """Sgd: ``u = lr·g_eff + wd·w``; ``w -= u``.  No state."""
     n = w.shape[0]
@@ -233,7 +233,7 @@ def sgd_step(w, g, bounds, coefs, lr, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def noop_step(w, g, bounds, coefs, commit):
     """DL4J NoOp: ``u = g_eff`` (the gradient unchanged — DL4J's NoOp updater leaves the gradient as the update,
     and the step STILL SUBTRACTS it: ``w -= g_eff + wd·w``).  No state, no learning rate."""
@@ -261,7 +261,7 @@ def noop_step(w, g, bounds, coefs, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def adam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """Adam (state m, v; zeros initially).
 
@@ -302,7 +302,7 @@ def adam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def adamax_step(w, g, m, u_state, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """AdaMax (state m, u; zeros initially).
 
@@ -343,7 +343,7 @@ def adamax_step(w, g, m, u_state, bounds, coefs, lr, beta1, beta2, eps, t, commi
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def nadam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """Nadam (state m, v; zeros initially).
 
@@ -383,7 +383,7 @@ def nadam_step(w, g, m, v, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def amsgrad_step(w, g, m, v, vhat, bounds, coefs, lr, beta1, beta2, eps, t, commit):
     """AMSGrad (state m, v, v̂; zeros initially).
 
@@ -425,7 +425,7 @@ def amsgrad_step(w, g, m, v, vhat, bounds, coefs, lr, beta1, beta2, eps, t, comm
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
     """Nesterovs (state v; zeros initially).
 
@@ -462,7 +462,7 @@ def nesterovs_step(w, g, v, bounds, coefs, lr, momentum, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
     """RmsProp (state G, initialised to ε by the engine).  ``G ← ρ·G + (1−ρ)·g²``; ``u = lr·g/(√G + ε)``."""
     n = w.shape[0]
@@ -495,7 +495,7 @@ def rmsprop_step(w, g, G, bounds, coefs, lr, decay, eps, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def adagrad_step(w, g, H, bounds, coefs, lr, eps, commit):
     """AdaGrad (state H, initialised to ε by the engine).  ``H ← H + g²``; ``u = lr·g/(√H + ε)``."""
     n = w.shape[0]
@@ -526,7 +526,7 @@ def adagrad_step(w, g, H, bounds, coefs, lr, eps, commit):
     return bad != bad
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
     """AdaDelta (state msg, msdx; zeros initially; no learning rate).
 
@@ -569,7 +569,7 @@ def adadelta_step(w, g, msg, msdx, bounds, coefs, rho, eps, commit):
 # ---------------------------------------------------------------------------------------------------------------
 # The scan before an update: regularisation score and the sizes that bound the new values
 # ---------------------------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+@njit(**_REASSOC_OPTIONS)
 def scan_block(w, g, s, bounds, reg, stats):
     """One memory-bound pass over a block before its update (float64 sums; reassociated, so they vectorise).
 
@@ -644,7 +644,7 @@ STEP_KERNEL_BY_NAME = {
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def scale_inplace(g, scale):
     """``g *= scale`` in place (scale rounded to g's dtype), e.g. the minibatch division (scale = 1/N) that
     precedes gradient normalisation; the step kernel is then called with ``scale=1.0``."""
@@ -654,7 +654,7 @@ def scale_inplace(g, scale):
         g[i] = g[i] * s
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def _divide_inplace(g, divisor):
     T = g.dtype.type
     d = T(divisor)
@@ -662,7 +662,7 @@ def _divide_inplace(g, divisor):
         g[i] = g[i] / d
 
 
-@njit(**_KERNEL_OPTIONS)
+@njit(**KERNEL_OPTIONS)
 def _clip_inplace(g, threshold):
     T = g.dtype.type
     hi = T(threshold)
@@ -672,7 +672,7 @@ def _clip_inplace(g, threshold):
 
 
 # Reassociation only (lets the float64 accumulation vectorise); no 'nnan'/'ninf', so NaN and inf propagate.
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+@njit(**_REASSOC_OPTIONS)
 def _sum_squares(g):
     s = 0.0
     for i in range(g.shape[0]):
