@@ -36,7 +36,8 @@ rounding.
 
 Numerics: float64 uses libm (exact paths for gradient checks); float32 uses the vectorisable polynomial exp/log of
 :mod:`._fastmath` (``exp_t7``, ``log_s9``: relative error ≤ 2e-7; IEEE special values kept: log 0 = −∞, log of a
-negative = NaN, log ∞ = ∞; exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0). Row
+negative = NaN, log ∞ = ∞; exp is clamped to [e^−87.3, e^88.7], so it neither overflows to ∞ nor flushes to 0; the
+fused Bernoulli + sigmoid kernel has its own exp and log1p, ``_BS_K32``, clamped as the activation exp). Row
 sums run in the array type (so that they vectorise), totals in float64. Every kernel has a float32 and a float64
 variant, each compiled on the first call with that dtype (or loaded from numba's cache; the engine passes
 C-contiguous, writeable arrays of one dtype and Python scalars, so each kernel has one signature per dtype),
@@ -52,11 +53,11 @@ import numpy as np
 
 from . import _fastmath
 from . import activations as KA
+from ._fastmath import bits_f32, f32_bits
 from ._fastmath import exp as _act_exp
 from ._fastmath import exp_t7 as _exp
-from ._fastmath import log1pexp_neg_abs as _log1pexp_neg_abs
 from ._fastmath import log_s9 as _log
-from ._support import depend_on, same_shape, select
+from ._support import KERNEL_OPTIONS, depend_on, same_shape, select
 
 __all__ = [
     "BERNOULLI", "GAUSSIAN", "EXPONENTIAL", "LOSS", "nll_and_gradient", "part_nll", "part_grad_finish",
@@ -67,7 +68,7 @@ __all__ = [
 BERNOULLI, GAUSSIAN, EXPONENTIAL, LOSS = 0, 1, 2, 3
 
 _FLAGS = {"nsz", "contract", "reassoc", "arcp"}
-_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=_FLAGS)
+_OPTS = dict(KERNEL_OPTIONS, fastmath=_FLAGS)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -243,17 +244,55 @@ def _bs_rows_f64(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
     return total
 
 
-_F32 = np.float32
-_ZERO32, _ONE32, _NINF32 = _F32(0.0), _F32(1.0), _F32(-np.inf)
-_EXP_FLOOR32 = -_fastmath._EXP_MIN  # the float32 exp clamps its argument to >= -87, so p >= e^-87 / (1 + e^-87)
+_ZERO32 = np.float32(0.0)
+# The float32 kernel's constants. They reach it as an array (its last argument), so that LLVM keeps them as values in
+# registers or stack slots across the loop: numba's large code model re-materialises each literal constant inside
+# the loop instead (an absolute address plus a broadcast load: a quarter of the loop's instructions).
+_BS_K32 = np.array([
+    87.0,  # clamp of |v|, as the activation exp's: p >= e^-87 / (1 + e^-87), log p >= -87 - log1p(e^-87)
+    1.4426950408889634, 12582912.0 + 127.0,  # log2 e; 1.5·2^23 + 127 (adding it rounds to an integer, in the low bits)
+    0.693359375, -2.12194440e-4,  # ln 2 = HI + LO, HI exact in 9 bits
+    1.0,
+    # e^r = 1 + r + r²(c2 + c3 r + ... + c6 r⁴) on |r| <= ln2/2, minimax: relative error 3e-9
+    0.4999999403953552, 0.1666652113199234, 0.04166838899254799, 0.008368716575205326, 0.001381459878757596,
+    # log1p(e) = e(1 + q1 e + ... + q8 e⁸) on [0, 1], minimax: relative error 3.3e-8
+    -0.49999648332595825, 0.3332132399082184, -0.24857163429260254, 0.19153651595115662, -0.13753795623779297,
+    0.07920445501804352, -0.030065739527344704, 0.005364810582250357], np.float32)
+
+
+@nb.njit(error_model="numpy", fastmath={"nsz", "contract"}, forceinline=True, no_cpython_wrapper=True,
+         no_cfunc_wrapper=True)
+def _bs_elem_f32(v, x, k):
+    """p = σ(v), the NLL term −x log p − (1 − x) log(1 − p) and p − x of one element, DL4J's rules applied
+    (``_bs_rows_f32``); ``k``: the values of ``_BS_K32``. A function of its own for its fast-math flags: the
+    kernel's reassoc would fold away the rounding by 1.5·2^23 and the two-part ln 2."""
+    clamp, log2e, magic, ln2_hi, ln2_lo, one, c2, c3, c4, c5, c6, q1, q2, q3, q4, q5, q6, q7, q8 = k
+    av = abs(v)
+    c = select(av > clamp, clamp, av)  # NaN kept
+    t = magic - c * log2e  # 1.5·2^23 + 127 + n, n = round(−c log2 e)
+    n = t - magic
+    r = (-c - n * ln2_hi) - n * ln2_lo
+    r2 = r * r  # Estrin-like (a shorter dependency chain): the loop is bound by latency as much as by throughput
+    e = ((one + r) + r2 * ((c2 + c3 * r) + r2 * ((c4 + c5 * r) + r2 * c6))) * bits_f32(np.int32(f32_bits(t) << 23))
+    neg = v < _ZERO32
+    p = select(neg, e, one) / (one + e)  # e = e^−|v|
+    # Horner: powers of e (Estrin) would be subnormal, and slow, from |v| > 22 on
+    lp = e * (one + e * (q1 + e * (q2 + e * (q3 + e * (q4 + e * (q5 + e * (q6 + e * (q7 + e * q8))))))))
+    # −log p = lp + max(−v, 0), −log(1 − p) = lp + max(v, 0) (the clamp included: the logs of the p written)
+    nll = select(neg, x, one - x) * c + lp
+    nll = select(p < one, nll, x * lp)  # p == 1: log(1 − p) = −∞ -> 0
+    g = p - x
+    return p, select(v == v, nll, _ZERO32), select((p < one) & (g == g), g, _ZERO32)
 
 
 @_kernel
-def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
+def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows, kc):
     # log p and log(1 − p) as −softplus(∓v) = −(max(∓v, 0) + log1p(e^−|v|)): one exp (shared with p), a polynomial
-    # and one division per element instead of an exp, two logs and three divisions; ∂NLL/∂o = p − x. Equal to the
-    # general path to float32 rounding (log(1 − p) is more accurate here: it does not go through the rounded p).
-    # DL4J's rules on float32's saturated p: p == 1 -> log(1 − p) = 0 and gradient 0; NaN -> 0.
+    # and one division per element; ∂NLL/∂o = p − x. Equal to the general path to float32 rounding (log(1 − p) is
+    # more accurate here: it does not go through the rounded p). DL4J's rules on float32's saturated p: p == 1 ->
+    # log(1 − p) = 0 and gradient 0; NaN -> 0. ``kc``: ``_BS_K32``.
+    k = (kc[0], kc[1], kc[2], kc[3], kc[4], kc[5], kc[6], kc[7], kc[8], kc[9], kc[10], kc[11], kc[12], kc[13], kc[14],
+         kc[15], kc[16], kc[17], kc[18])
     n = x.shape[0]
     d = x.shape[1]
     total = 0.0
@@ -261,23 +300,15 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
         orow = o[r]
         ar = a[r]
         xr = x[r % n]
+        gr = grad[r] if want_grad else er  # without want_grad, grad may be a itself
+        for j in range(d):
+            orow[j] += b[j]
         s = _ZERO32  # row sums in float32 (vectorised), totals in float64
-        for j in range(d):  # o, b, a, x only: few enough pointers for the vectoriser's runtime alias checks
-            v = orow[j] + b[j]
-            orow[j] = v
-            av = abs(v)
-            e = _act_exp(-av)
-            lp = _log1pexp_neg_abs(v)  # log1p(e); its exp is the one above (LLVM merges the two)
-            q = _ONE32 / (_ONE32 + e)
-            pv = select(v >= _ZERO32, q, e * q)
+        for j in range(d):  # o, x, a, gr only: few enough pointers for the vectoriser's runtime alias checks
+            pv, t, g = _bs_elem_f32(orow[j], xr[j], k)
             ar[j] = pv
-            # log of the p written, the exp's clamp included
-            la = -(lp + select(v < _ZERO32, select(av < _EXP_FLOOR32, av, _EXP_FLOOR32), _ZERO32))
-            lb = -(lp + select(v > _ZERO32, av, _ZERO32))
-            la = select(la > _NINF32, la, _ZERO32)
-            lb = select(pv < _ONE32, lb, _ZERO32)
-            xv = xr[j]
-            s -= xv * la + (_ONE32 - xv) * lb
+            gr[j] = g * gs  # here, not in a loop of its own: the stores overlap the arithmetic
+            s += t
         s64 = np.float64(s)
         if add_rows:
             row_nll[r] += s64
@@ -285,26 +316,22 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows):
             row_nll[r] = s64
         total += s64
         if want_grad:
-            gr = grad[r]
             for j in range(d):
-                pv = ar[j]
-                g = pv - xr[j]
-                g = select((pv < _ONE32) & (g == g), g, _ZERO32) * gs
-                gr[j] = g
-                acc[j] += g
+                acc[j] += gr[j]
     return total
 
 
-_BS_ROWS = {np.dtype(np.float32): _bs_rows_f32, np.dtype(np.float64): _bs_rows_f64}
+_BS_ROWS = {np.dtype(np.float64): _bs_rows_f64}
 
 
 def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows) -> float:
     """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
 
     float64 runs the loops of the four kernels of the general path (bias + sigmoid, NLL, ∂NLL/∂a, the sigmoid's
-    backprop, DL4J's NaN rule + 1/L scale + column sums), bit for bit their results; float32 runs two branch-free
-    vectorised loops per row (log-sigmoid form, equal to the general path to float32 rounding). One kernel per
-    dtype, chosen here (so each compiles only its own body). ``er`` [≥ d] holds ∂NLL/∂a of one row (float64 only);
+    backprop, DL4J's NaN rule + 1/L scale + column sums), bit for bit their results; float32 runs one branch-free
+    vectorised loop per row for the maths (log-sigmoid form, equal to the general path to float32 rounding; its
+    constants ``_BS_K32`` passed along). One kernel per dtype, chosen here (so each compiles only its own body).
+    ``er`` [≥ d] holds ∂NLL/∂a of one row (float64), the unused gradient row without ``want_grad`` (float32);
     ``acc`` [≥ d] the float64 column sums (written to ``db`` unless it is empty); ``grad`` is not touched without
     ``want_grad``.
     """
@@ -317,7 +344,8 @@ def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad
                          "b and db [d], row_nll [R]")
     if want_grad:
         acc[:d] = 0.0
-    total = _BS_ROWS[o.dtype](x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
+    args = (x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
+    total = _bs_rows_f32(*args, _BS_K32) if o.dtype == np.float32 else _BS_ROWS[o.dtype](*args)
     if want_grad and db.shape[0] != 0:
         db[:] = acc[:d]
     return total
@@ -428,15 +456,10 @@ def reparam_forward(mu, lv, sig, var, eps, z):
             sgr[j] = math.sqrt(v)
             acc += np.float64(one + lvr[j] - mur[j] * mur[j] - v)
         kl -= 0.5 * acc
-    samples = eps.shape[0] // n
-    for l in range(samples):
-        for i in range(n):
-            er = eps[l * n + i]
-            zr = z[l * n + i]
-            mur = mu[i]
-            sgr = sig[i]
-            for j in range(k):
-                zr[j] = mur[j] + sgr[j] * er[j]
+    for r in range(eps.shape[0]):  # one loop over all samples' rows: LLVM does not version it as a nest
+        i = r % n
+        for j in range(k):
+            z[r, j] = mu[i, j] + sig[i, j] * eps[r, j]
     return kl
 
 
@@ -455,35 +478,29 @@ def reparam_backward(mu, sig, var, eps, gz, gmu, glv, db_mu=None, db_lv=None, ac
     if (not same_shape(mu, sig, var, gmu, glv) or not same_shape(eps, gz) or eps.shape[1] != k or n == 0
             or eps.shape[0] % n):
         raise ValueError("reparam_backward: mu, sig, var, gmu, glv must be [N, K], eps and gz [L*N, K]")
-    if db_mu is not None:
-        if db_mu.shape[0] != k or db_lv.shape[0] != k or acc.shape[0] < 2 * k:
-            raise ValueError("reparam_backward: db_mu and db_lv must be [K], acc at least 2K long")
-        for j in range(2 * k):
-            acc[j] = 0.0
+    if db_mu is not None and (db_mu.shape[0] != k or db_lv.shape[0] != k or acc.shape[0] < 2 * k):
+        raise ValueError("reparam_backward: db_mu and db_lv must be [K], acc at least 2K long")
+    # One pass per stage over all rows (rather than stages nested in a loop over the rows): LLVM then neither
+    # versions the row loop for "no samples" nor vectorises each stage twice, a quarter less compile time.
     T = mu.dtype.type
     half = T(0.5)
     one = T(1.0)
-    samples = eps.shape[0] // n
     for i in range(n):
-        mur = mu[i]
-        sgr = sig[i]
-        vr = var[i]
-        gm = gmu[i]
-        gl = glv[i]
         for j in range(k):
-            gm[j] = mur[j]
-            gl[j] = half * (vr[j] - one)
-        for l in range(samples):
-            gr = gz[l * n + i]
-            er = eps[l * n + i]
-            for j in range(k):
-                gm[j] += gr[j]
-                gl[j] += half * gr[j] * er[j] * sgr[j]
-        if db_mu is not None:
-            for j in range(k):
-                acc[j] += gm[j]
-                acc[k + j] += gl[j]
+            gmu[i, j] = mu[i, j]
+            glv[i, j] = half * (var[i, j] - one)
+    for r in range(eps.shape[0]):  # the samples in order: each element sums them as before
+        i = r % n
+        for j in range(k):
+            gmu[i, j] += gz[r, j]
+            glv[i, j] += half * gz[r, j] * eps[r, j] * sig[i, j]
     if db_mu is not None:
+        for j in range(2 * k):
+            acc[j] = 0.0
+        for i in range(n):
+            for j in range(k):
+                acc[j] += gmu[i, j]
+                acc[k + j] += glv[i, j]
         for j in range(k):
             db_mu[j] = acc[j]
             db_lv[j] = acc[k + j]
