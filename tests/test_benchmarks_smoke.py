@@ -37,3 +37,26 @@ def test_quick_benchmark_prints_table_and_writes_json(tmp_path):
         assert cell["median_ratio_dl4py_numpy"] > 0
         assert "torch" not in cell["median_examples_per_s"]
     assert doc["machine"]["blas"], "threadpoolctl found no BLAS"
+
+
+def test_quick_benchmark_pairs_the_gemm_ceiling_with_dl4py(tmp_path):
+    """The fraction of the GEMM ceiling comes from one process that alternates dl4py epochs and GEMM passes."""
+    out = tmp_path / "vae.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--rounds", "1", "--no-torch", "--workloads",
+           "vae-train-128,gemm", "--output", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["failures"] == [], doc["failures"]
+    cell = doc["workloads"]["vae-train-128"]["threads"]["1"]
+    gemm = cell["raw"]["gemm"][0]
+    paired = gemm["paired"]
+    assert paired["workload"] == "vae-train-128" and gemm["blocks"] >= 1
+    # the fraction is the paired dl4py rate over the paired ceiling, in wall and in CPU time
+    assert paired["fraction"] == paired["dl4py_examples_per_s"] / gemm["examples_per_s"]
+    assert paired["cpu_time_fraction"] == paired["dl4py_examples_per_cpu_s"] / gemm["examples_per_cpu_s"]
+    assert cell["median_fraction_of_gemm_ceiling"] == paired["fraction"]
+    assert 0.05 < paired["fraction"] < 1.5  # dl4py does the ceiling's GEMMs and more; generous for a loaded machine
+    assert "% ceiling" in proc.stdout
