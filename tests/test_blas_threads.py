@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dl4py.nn.blas_threads import CpuSample, ThreadGovernor, blas_pool, cpu_sample, numpy_blas, spare_cores
+from dl4py.nn.blas_threads import (CpuSample, DirectOpenBLAS, ThreadGovernor, blas_pool, cpu_sample, direct_openblas,
+                                   numpy_blas, spare_cores)
 
 
 class FakePool:
@@ -70,17 +71,17 @@ def test_collapsing_pool_is_avoided_and_callers_setting_restored():
     gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock, load=None)
     assert not gov.enabled  # opt-in
     gov.enabled = True
-    for _ in range(3):  # warm-up, one thread, then the pool: 7x slower ends the probe at once
+    for _ in range(5):  # warm-up, three steps on one thread, then the pool: 7x slower ends the probe at once
         clock.run(gov)
-    assert clock.used == [2, 1, 2]
+    assert clock.used == [2, 1, 1, 1, 2]
     assert gov.choice("k", 2) == 1
     for _ in range(10):
         clock.run(gov)
-    assert clock.used[3:] == [1] * 10
+    assert clock.used[5:] == [1] * 10
     assert pool.threads == 2  # restored after every step
-    clock.run(gov)  # interval over: probing again, one thread first, then the pool
-    clock.run(gov)
-    assert clock.used[-2:] == [1, 2]
+    for _ in range(4):  # interval over: probing again, one thread first, then the pool
+        clock.run(gov)
+    assert clock.used[-4:] == [1, 1, 1, 2]
 
 
 def test_faster_pool_is_kept_and_interval_doubles():
@@ -291,9 +292,9 @@ def test_contended_machine_never_times_the_pool():
 
 def test_idle_machine_times_the_pool_and_keeps_the_faster():
     pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.0, probe_steps=2, first_interval=10)
-    for _ in range(3 + 4 + 3):  # one thread until the 3-unit window is over, probe (1, 2, 1, 2), then the pool
+    for _ in range(3 + 4 + 3):  # one thread until the 3-unit window is over, probe (1, 1, 2, 2), then the pool
         clock.run(gov)
-    assert clock.used == [1, 1, 1] + [1, 2, 1, 2] + [2, 2, 2]
+    assert clock.used == [1, 1, 1] + [1, 1, 2, 2] + [2, 2, 2]
     assert gov.choice("k", 2) == 2
     # the pool is not faster: one thread is kept (and the next probe comes later)
     pool, clock, gov, load = loaded({2: 1.2, 1: 1.0}, others=0.0, probe_steps=2, first_interval=10)
@@ -356,7 +357,7 @@ def test_without_a_load_sample_the_governor_behaves_as_before():
             clock.run(gov)
         runs.append((clock.used, pool.calls, gov.choice("k", 2)))
     assert runs[0] == runs[1]
-    assert runs[0][0][:5] == [2, 1, 2, 1, 2]  # warm-up with the pool, then both timed at once
+    assert runs[0][0][:5] == [2, 1, 1, 2, 2]  # warm-up with the pool, then both timed at once
 
 
 def test_training_is_governed_by_default_unless_the_environment_says_no(monkeypatch):
@@ -388,3 +389,89 @@ def test_a_step_that_starts_while_another_governed_step_runs_leaves_the_pool_alo
     assert pool.threads == 2
     clock.run(second, key="other")  # alone again: governed
     assert second.choice("other", 2) is not None or len(pool.calls) > calls
+
+
+def test_one_thread_samples_come_before_the_pool_is_woken():
+    """OpenBLAS's threads spin after a threaded call and slow a step on the sibling hyper-thread: a one-thread
+    sample taken right after a pool step would be too slow and tip the choice towards the pool."""
+
+    class SpinningClock(FakeClock):
+        def run(self, governor, key="k"):
+            slowed = bool(self.used) and self.used[-1] == 2  # pool threads still spinning from the last step
+            with governor.step(key):
+                self.used.append(self.pool.threads)
+                self.now += self.cost[self.pool.threads] * (1.4 if slowed and self.pool.threads == 1 else 1.0)
+
+    pool = FakePool(2)
+    clock = SpinningClock(pool, {2: 1.1, 1: 1.0})  # the pool is 10 % slower than a clean one-thread step
+    gov = ThreadGovernor(probe_steps=3, first_interval=10, pool=pool, clock=clock, load=None)
+    gov.enabled = True
+    for _ in range(7):
+        clock.run(gov)
+    assert clock.used == [2, 1, 1, 1, 2, 2, 2]
+    assert gov.choice("k", 2) == 1
+
+
+def test_on_one_thread_probes_wait_for_the_quiet_period_which_grows_with_the_interval():
+    # steps of 0.01 time units: an interval of 10 steps is over long before the quiet period of 1.0
+    pool, clock, gov = governed({2: 0.02, 1: 0.01}, probe_steps=1, first_interval=10, probe_gap=1.0)
+    for _ in range(3):  # warm-up, one thread, the pool (slower): one thread
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1
+    decided = clock.now
+    while clock.used.count(2) < 3:  # run until the next probe has used the pool
+        clock.run(gov)
+    assert clock.now - decided >= 1.0  # not after 10 steps (0.1), but after the quiet period
+    second = clock.now
+    while clock.used.count(2) < 4:
+        clock.run(gov)
+    assert clock.now - second >= 2.0  # same choice: the interval doubled, and the quiet period with it
+    # the pool is faster: while it is the choice, probes follow the step interval alone
+    pool, clock, gov = governed({2: 0.005, 1: 0.01}, probe_steps=1, first_interval=10, probe_gap=1.0)
+    for _ in range(3 + 10 + 2):
+        clock.run(gov)
+    assert clock.used[3:13] == [2] * 10 and clock.used[13:15] == [1, 2] and clock.now < 1.0
+
+
+def test_probe_gap_must_not_be_negative():
+    with pytest.raises(ValueError, match="probe_gap"):
+        ThreadGovernor(probe_gap=-1.0)
+
+
+def test_a_new_key_waits_for_the_quiet_period_before_its_first_probe():
+    pool, clock, gov, load = loaded({2: 0.5, 1: 1.0}, others=0.0, probe_steps=1, first_interval=10, probe_gap=8.0)
+    for _ in range(8):  # the load window (3) is over after 3 steps, the quiet period (8) after 8
+        clock.run(gov)
+    assert clock.used == [1] * 8
+    for _ in range(3):  # then the probe (1, 2), and the faster pool
+        clock.run(gov)
+    assert clock.used[8:] == [1, 2, 2] and gov.choice("k", 2) == 2
+
+
+def test_direct_openblas_sets_the_pool_threadpoolctl_reports():
+    pool = blas_pool()
+    if not isinstance(pool, DirectOpenBLAS):
+        pytest.skip("NumPy's BLAS here is not a pthreads OpenBLAS")
+    from threadpoolctl import threadpool_info
+
+    def reported() -> int:
+        return next(i["num_threads"] for i in threadpool_info() if i["filepath"] == pool.filepath)
+
+    before = pool.get_num_threads()
+    try:
+        for n in (1, 2, 1):
+            pool.set_num_threads(n)
+            assert pool.get_num_threads() == n == reported()
+    finally:
+        pool.set_num_threads(before)
+    assert pool.internal_api == "openblas"  # the controller's other attributes
+
+
+def test_direct_openblas_leaves_other_libraries_to_threadpoolctl():
+    class Controller:
+        def __init__(self, api: str, layer: str, path: str = "/nonexistent/libopenblas.so") -> None:
+            self.internal_api, self.threading_layer, self.filepath = api, layer, path
+
+    for c in (Controller("mkl", "intel"), Controller("openblas", "openmp"), Controller("openblas", "pthreads")):
+        assert direct_openblas(c) is c  # MKL, OpenMP (per-thread limits), a library that cannot be opened
+    assert direct_openblas(None) is None

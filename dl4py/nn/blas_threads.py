@@ -26,17 +26,16 @@ governed), so concurrently trained networks do not change it under each other.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterator, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Hashable, NamedTuple, Protocol, Sequence
 
-__all__ = ["BlasPool", "CpuSample", "ThreadGovernor", "blas_pool", "cpu_sample", "governed_by_default",
-           "numpy_blas", "spare_cores"]
+__all__ = ["BlasPool", "CpuSample", "DirectOpenBLAS", "ThreadGovernor", "blas_pool", "cpu_sample",
+           "direct_openblas", "governed_by_default", "numpy_blas", "spare_cores"]
 
 
 class BlasPool(Protocol):
@@ -64,7 +63,7 @@ def blas_pool() -> BlasPool | None:
                 import numpy  # noqa: F401  (threadpoolctl finds only libraries already loaded)
                 from threadpoolctl import ThreadpoolController
 
-                _POOL = numpy_blas(ThreadpoolController().select(user_api="blas").lib_controllers)
+                _POOL = direct_openblas(numpy_blas(ThreadpoolController().select(user_api="blas").lib_controllers))
             except Exception:  # no threadpoolctl, or it cannot inspect this process: the governor stays off
                 _POOL = None
             _POOL_LOOKED_UP = True
@@ -91,6 +90,45 @@ def numpy_blas(controllers: Sequence[Any], numpy_dir: str | None = None) -> Any 
         if any(where == h or where.startswith(h + os.sep) for h in homes):
             return c
     return controllers[0]
+
+
+class DirectOpenBLAS:
+    """A pthreads OpenBLAS pool reached through its own ``openblas_get/set_num_threads`` (0.2-0.3 µs a call instead
+    of threadpoolctl's 0.9-1.4 µs; a governed step on one thread makes three). Other attributes are the
+    threadpoolctl controller's."""
+
+    def __init__(self, controller: Any, get_num_threads: Callable[[], int],
+                 set_num_threads: Callable[[int], Any]) -> None:
+        self._controller = controller
+        self.get_num_threads = get_num_threads
+        self.set_num_threads = set_num_threads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._controller, name)
+
+
+def direct_openblas(controller: Any) -> Any:
+    """``controller`` as a :class:`DirectOpenBLAS` when it is a pthreads OpenBLAS whose entry points can be found
+    (plain, ``scipy_``-prefixed, ``64_``/``_64``-suffixed); otherwise ``controller`` itself. (OpenMP builds keep
+    one limit per calling thread, which only threadpoolctl handles.)"""
+    if controller is None or getattr(controller, "internal_api", None) != "openblas" \
+            or getattr(controller, "threading_layer", None) != "pthreads":
+        return controller
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(controller.filepath)  # already loaded: the same library, not a second copy
+    except (OSError, TypeError, AttributeError):
+        return controller
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_", "_64"):
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                put.restype, put.argtypes = None, [ctypes.c_int]
+                return DirectOpenBLAS(controller, get, put)
+    return controller
 
 
 _ACTIVE = [0]  # governed steps running now, in all threads of the process
@@ -150,17 +188,79 @@ class _KeyState:
     choice: int | None = None
     until_probe: int = 0
     one_thread_time: float = 0.0  # median step time with one thread at the last probe
+    quiet_until: float = 0.0  # on one thread: no new probe before this time of the governor's clock
     slow_streak: int = 0  # consecutive steps with the pool clearly slower than one thread was
     since: CpuSample | None = None  # load sample opening the current window (None: no load check for this key)
     since_time: float = 0.0  # the governor's clock at ``since``
     due: bool = False  # a probe is due, waiting for the load check
 
 
+class _Step:
+    """One governed step (:meth:`ThreadGovernor.step`): a class rather than a generator-based context manager,
+    because the governor's own cost counts on steps of a few hundred microseconds."""
+
+    __slots__ = ("gov", "key", "inference", "pool", "requested", "state", "threads", "start")
+
+    def __init__(self, gov: "ThreadGovernor", key: Hashable, inference: bool) -> None:
+        self.gov, self.key, self.inference = gov, key, inference
+        self.requested = 0  # > 1 while this step holds the pool (the caller's size, restored at the end)
+
+    def __enter__(self) -> None:
+        gov = self.gov
+        if not gov.enabled or (self.inference and not gov.inference):
+            return
+        pool = gov._pool if gov._pool is not None else blas_pool()
+        if pool is None:
+            return
+        with _ACTIVE_LOCK:
+            requested = pool.get_num_threads() if _ACTIVE[0] == 0 else 1
+            if requested <= 1:  # one thread, or another thread's governed step owns the pool now
+                return
+            _ACTIVE[0] += 1
+        self.pool, self.requested = pool, requested
+        try:
+            self.state, self.threads = gov._begin(self.key, requested)
+            if self.threads != requested:
+                pool.set_num_threads(self.threads)
+        except BaseException:
+            self._release()
+            raise
+        self.start = gov._clock()
+
+    def __exit__(self, *exc: Any) -> bool:
+        requested = self.requested
+        if requested <= 1:
+            return False
+        try:
+            elapsed = self.gov._clock() - self.start
+            if self.threads != requested:
+                self.pool.set_num_threads(requested)
+            self.gov._end(self.state, self.threads, elapsed, requested)
+        finally:
+            self._release()
+        return False
+
+    def _release(self) -> None:
+        self.requested = 0
+        with _ACTIVE_LOCK:
+            _ACTIVE[0] -= 1
+
+
 class ThreadGovernor:
     """Chooses, per step key (e.g. ``("pretrain", layer, minibatch)``), between the caller's BLAS pool size and one
-    thread by timing steps with both (``probe_steps`` of each, interleaved, after one unrecorded warm-up step),
-    keeps the faster for ``interval`` steps, then probes again; the interval doubles (up to ``max_interval``)
-    while the choice stays the same and restarts at ``first_interval`` when it changes.
+    thread by timing steps with both (``probe_steps`` with one thread, then ``probe_steps`` with the pool, after
+    one unrecorded warm-up step), keeps the faster for ``interval`` steps, then probes again; the interval doubles
+    (up to ``max_interval``) while the choice stays the same and restarts at ``first_interval`` when it changes.
+
+    Probing the pool costs more than its own steps: OpenBLAS's idle threads spin for tens of milliseconds after
+    every threaded call, and on a machine whose logical CPUs share cores (2 vCPUs are usually one core's two
+    hyper-threads) the spinning thread slows the one doing the work by about a third. So the one-thread samples
+    of a probe come first, before the pool has been woken, and while one thread is the choice (a new key's
+    included) a probe also waits ``probe_gap`` × (interval ÷ first_interval) seconds. Measured on a 2-vCPU cloud
+    machine: a probe the pool loses costs about 30 ms of work (0.1 s of spinning at a third); with steps of a few
+    hundred microseconds, a probe every 200 steps kept the pool spinning a third of the time and made a 2-thread
+    run 10 % slower than a 1-thread run. The default gap of 2 s bounds that cost to 1.5 %, and less as the gap
+    doubles; the price is that a key whose pool is faster runs its first 2 s on one thread.
 
     One thread never collapses, so it is the safe side: the pool size is chosen only when its median step is at
     least ``margin`` faster; a probe ends at the first step with the pool that takes ``collapse_factor`` times the
@@ -169,7 +269,8 @@ class ThreadGovernor:
     of a shared machine changes within seconds.
 
     With a ``load`` source (default: :func:`cpu_sample`; None: no load check) a new key starts on one thread and
-    every probe waits for a load check: after at least ``min_window`` seconds (of ``clock``) since the last check,
+    every probe waits for a load check: after at least ``min_window`` seconds (of ``clock``) since the last check
+    (and the quiet period),
     the pool is timed only if other processes left at least ``requested - slack`` cores idle meanwhile; otherwise
     the key runs on one thread, untimed, and the check is repeated after the current interval. ``patience`` slow
     steps with the pool then move the key to one thread at once instead of probing. A key whose source gives no
@@ -179,15 +280,16 @@ class ThreadGovernor:
                  margin: float = 0.1, patience: int = 2, collapse_factor: float = 2.0,
                  pool: BlasPool | None = None, clock: Callable[[], float] = time.perf_counter,
                  load: Callable[[], CpuSample | None] | None = cpu_sample, min_window: float = 0.1,
-                 slack: float = 0.5) -> None:
+                 slack: float = 0.5, probe_gap: float = 2.0) -> None:
         if probe_steps < 1 or first_interval < 1 or max_interval < first_interval:
             raise ValueError("ThreadGovernor: probe_steps and first_interval must be >= 1 and "
                              f"max_interval >= first_interval, got {probe_steps}, {first_interval}, {max_interval}")
         if not 0.0 <= margin < 1.0 or patience < 1 or collapse_factor <= 1.0:
             raise ValueError("ThreadGovernor: margin must be in [0, 1), patience >= 1 and collapse_factor > 1, got "
                              f"{margin}, {patience}, {collapse_factor}")
-        if min_window < 0.0 or not 0.0 <= slack < 1.0:
-            raise ValueError(f"ThreadGovernor: min_window must be >= 0 and slack in [0, 1), got {min_window}, {slack}")
+        if min_window < 0.0 or not 0.0 <= slack < 1.0 or not probe_gap >= 0.0:
+            raise ValueError("ThreadGovernor: min_window and probe_gap must be >= 0 and slack in [0, 1), got "
+                             f"{min_window}, {probe_gap}, {slack}")
         self.probe_steps = probe_steps
         self.first_interval = first_interval
         self.max_interval = max_interval
@@ -201,6 +303,7 @@ class ThreadGovernor:
         self._load = load
         self.min_window = min_window
         self.slack = slack
+        self.probe_gap = probe_gap
         self._states: dict[Hashable, _KeyState] = {}
         self._lock = threading.Lock()
 
@@ -209,49 +312,26 @@ class ThreadGovernor:
         state = self._states.get((key, requested))
         return None if state is None else state.choice
 
-    @contextlib.contextmanager
-    def step(self, key: Hashable, inference: bool = False) -> Iterator[None]:
-        """Run one step (the body of the ``with``) with the BLAS pool size chosen for ``key`` (an ``inference``
-        call only when :attr:`inference` is set)."""
-        pool = self._pool if self._pool is not None else blas_pool()
-        if not self.enabled or pool is None or (inference and not self.inference):
-            yield
-            return
-        with _ACTIVE_LOCK:
-            alone = _ACTIVE[0] == 0
-            requested = pool.get_num_threads() if alone else 1
-            if requested > 1:
-                _ACTIVE[0] += 1
-        if requested <= 1:  # one thread, or another thread's governed step owns the pool now
-            yield
-            return
-        try:
-            with self._governed(pool, key, requested):
-                yield
-        finally:
-            with _ACTIVE_LOCK:
-                _ACTIVE[0] -= 1
+    def step(self, key: Hashable, inference: bool = False) -> "_Step":
+        """A context manager that runs one step (the body of the ``with``) with the BLAS pool size chosen for
+        ``key`` (an ``inference`` call only when :attr:`inference` is set)."""
+        return _Step(self, key, inference)
 
-    @contextlib.contextmanager
-    def _governed(self, pool: BlasPool, key: Hashable, requested: int) -> Iterator[None]:
+    def _begin(self, key: Hashable, requested: int) -> tuple[_KeyState, int]:
+        """The state of ``key`` and the thread count for its next step (under the lock)."""
         with self._lock:
             state = self._states.get((key, requested))
             if state is None:
                 state = self._states[(key, requested)] = self._new_state(requested)
-            if state.due and self._clock() - state.since_time >= self.min_window:
-                self._check_load(state, requested)
-            threads = self._next(state, requested)
-        if threads != requested:
-            pool.set_num_threads(threads)
-        start = self._clock()
-        try:
-            yield
-        finally:
-            elapsed = self._clock() - start
-            if threads != requested:
-                pool.set_num_threads(requested)
-            with self._lock:
-                self._record(state, threads, elapsed, requested)
+            if state.due:
+                now = self._clock()
+                if now - state.since_time >= self.min_window and now >= state.quiet_until:
+                    self._check_load(state, requested)
+            return state, self._next(state, requested)
+
+    def _end(self, state: _KeyState, threads: int, elapsed: float, requested: int) -> None:
+        with self._lock:
+            self._record(state, threads, elapsed, requested)
 
     # -- the probing schedule ----------------------------------------------------------------------------------
     def _sample(self) -> CpuSample | None:
@@ -262,8 +342,9 @@ class ThreadGovernor:
         state.since = self._sample()
         if state.since is None:  # no load check: time both at once, after a warm-up step with the pool
             self._start_probe(state, requested, warm_up=True)
-        else:  # one thread until the load check lets the pool be timed
+        else:  # one thread until the quiet period is over and the load check lets the pool be timed
             state.choice, state.since_time, state.due = 1, self._clock(), True
+            self._stay_quiet(state)
         return state
 
     def _check_load(self, state: _KeyState, requested: int) -> None:
@@ -286,10 +367,16 @@ class ThreadGovernor:
             state.choice, state.interval = 1, self.first_interval
         state.slow_streak = 0
         state.until_probe = state.interval
+        self._stay_quiet(state)
+
+    def _stay_quiet(self, state: _KeyState) -> None:
+        """On one thread: no probe for ``probe_gap`` seconds, scaled like the interval."""
+        state.quiet_until = self._clock() + self.probe_gap * state.interval / self.first_interval
 
     def _start_probe(self, state: _KeyState, requested: int, warm_up: bool = False) -> None:
-        # one thread first, so that a collapsing pool can be recognised at its first sample; 0: warm-up step
-        state.order = ([0] if warm_up else []) + [1, requested] * self.probe_steps
+        # one thread first: its samples are not slowed by pool threads still spinning after a threaded call, and
+        # a collapsing pool is recognised at its first sample; 0: warm-up step
+        state.order = ([0] if warm_up else []) + [1] * self.probe_steps + [requested] * self.probe_steps
         state.samples = {requested: [], 1: []}
 
     @staticmethod
@@ -324,7 +411,7 @@ class ThreadGovernor:
         if state.due:
             return
         state.until_probe -= 1
-        if state.until_probe <= 0:
+        if state.until_probe <= 0 and (state.choice != 1 or self._clock() >= state.quiet_until):
             if state.since is not None:
                 state.due = True
             else:
@@ -342,3 +429,5 @@ class ThreadGovernor:
             state.interval = self.first_interval
         state.choice = best
         state.until_probe = state.interval
+        if best == 1:
+            self._stay_quiet(state)
