@@ -152,20 +152,19 @@ def _timed(fn, repeat: int) -> tuple[float, float]:
 
 def worker_gemm(spec: dict) -> dict:
     """The GEMM ceiling: float32 GEMM rate on the 17 GEMM shapes of one VAE step at ``batch``, ``np.matmul`` into
-    preallocated outputs, both weight layouts (the faster counts).
+    preallocated outputs, both weight layouts (the faster counts), paired with dl4py.
 
-    With ``paired`` (a VAE training workload's name) the same process also trains dl4py's VAE, alternating one
-    whole dl4py epoch with as many passes over the GEMMs of each layout, so that the fraction of the ceiling
-    compares two rates measured under the same machine state (the machine's speed drifts by ±10 % between
-    processes)."""
+    The same process trains dl4py's VAE (workload ``paired``), alternating one whole dl4py epoch with as many
+    passes over the GEMMs of each layout, so that the fraction of the ceiling compares two rates measured under
+    the same machine state (the machine's speed drifts by ±10 % between processes)."""
     import gc
 
     import numpy as np
 
     from benchmarks import workloads as W
 
-    paired = spec.get("paired")
-    info = _set_threads(spec["threads"], "dl4py" if paired else "numpy")
+    paired = spec["paired"]
+    info = _set_threads(spec["threads"], "dl4py")
     W.DL4PY_OPTIONS["blas_governor"] = spec.get("blas_governor", "default")
     b = spec["batch"]
     layouts = {layout: _ceiling_ops(b, layout) for layout in ("C", "F")}
@@ -181,26 +180,22 @@ def worker_gemm(spec: dict) -> dict:
         run()
     totals = {layout: [0.0, 0.0, 0] for layout in runs}  # wall, CPU, passes
     dl4py_total = [0.0, 0.0, 0]  # wall, CPU, examples
-    if paired:
-        w = W.WORKLOADS[paired]
-        batches = W.make_batches(w, spec["batches"])
-        step, _ = W.BUILDERS["dl4py"](w)
+    w = W.WORKLOADS[paired]
+    batches = W.make_batches(w, spec["batches"])
+    step, _ = W.BUILDERS["dl4py"](w)
 
-        def epoch():
-            for bt in batches:
-                step(*bt)
-        epoch()  # warm-up
-        per_block = len(batches)  # GEMM passes per layout and block: one per dl4py step
-    else:
-        per_block = 3
+    def epoch():
+        for bt in batches:
+            step(*bt)
+    epoch()  # warm-up
+    per_block = len(batches)  # GEMM passes per layout and block: one per dl4py step
     gc.collect()
     blocks = 0
     while True:
-        if paired:
-            wall, cpu = _timed(epoch, 1)
-            dl4py_total[0] += wall
-            dl4py_total[1] += cpu
-            dl4py_total[2] += sum(bt[0].shape[0] for bt in batches)
+        wall, cpu = _timed(epoch, 1)
+        dl4py_total[0] += wall
+        dl4py_total[1] += cpu
+        dl4py_total[2] += sum(bt[0].shape[0] for bt in batches)
         for layout, run in runs.items():
             wall, cpu = _timed(run, per_block)
             totals[layout][0] += wall
@@ -218,11 +213,11 @@ def worker_gemm(spec: dict) -> dict:
     out = {"gflops": best / 1e9, "gflops_by_layout": {k: v / 1e9 for k, v in rates.items()},
            "flops_per_step": flops, "examples_per_s": best * per_example,
            "examples_per_cpu_s": max(cpu_rates.values()) * per_example, "blocks": blocks, "info": info}
-    if paired:
-        out["paired"] = {"workload": paired, "dl4py_examples_per_s": dl4py_total[2] / dl4py_total[0],
-                         "dl4py_examples_per_cpu_s": dl4py_total[2] / max(dl4py_total[1], 1e-9)}
-        out["paired"]["fraction"] = out["paired"]["dl4py_examples_per_s"] / out["examples_per_s"]
-        out["paired"]["cpu_time_fraction"] = out["paired"]["dl4py_examples_per_cpu_s"] / out["examples_per_cpu_s"]
+    pair = {"workload": paired, "dl4py_examples_per_s": dl4py_total[2] / dl4py_total[0],
+            "dl4py_examples_per_cpu_s": dl4py_total[2] / max(dl4py_total[1], 1e-9)}
+    pair["fraction"] = pair["dl4py_examples_per_s"] / out["examples_per_s"]
+    pair["cpu_time_fraction"] = pair["dl4py_examples_per_cpu_s"] / out["examples_per_cpu_s"]
+    out["paired"] = pair
     return out
 
 
