@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             def rate(s):
                 return [x["examples_per_s"] if x else None for x in cell.get(s, [None] * rounds)]
 
-            d, n, tt, g = rate("dl4py"), rate("numpy"), rate("torch"), rate("gemm")
+            d, n, tt = rate("dl4py"), rate("numpy"), rate("torch")
             entry = {
                 "examples_per_s": {s: rate(s) for s in cell},
                 "median_examples_per_s": {s: _median(rate(s)) for s in cell},
