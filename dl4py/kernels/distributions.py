@@ -321,8 +321,6 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows, kc
     return total
 
 
-_BS_ROWS = {np.dtype(np.float64): _bs_rows_f64}
-
 
 def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows) -> float:
     """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
@@ -345,7 +343,7 @@ def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad
     if want_grad:
         acc[:d] = 0.0
     args = (x, o, b, a, grad, er, row_nll, acc, o.dtype.type(gscale), want_grad, add_rows)
-    total = _bs_rows_f32(*args, _BS_K32) if o.dtype == np.float32 else _BS_ROWS[o.dtype](*args)
+    total = _bs_rows_f32(*args, _BS_K32) if o.dtype == np.float32 else _bs_rows_f64(*args)
     if want_grad and db.shape[0] != 0:
         db[:] = acc[:d]
     return total
