@@ -60,3 +60,27 @@ def test_quick_benchmark_pairs_the_gemm_ceiling_with_dl4py(tmp_path):
     assert cell["median_fraction_of_gemm_ceiling"] == paired["fraction"]
     assert 0.05 < paired["fraction"] < 1.5  # dl4py does the ceiling's GEMMs and more; generous for a loaded machine
     assert "% ceiling" in proc.stdout
+
+
+def test_quick_benchmark_pairs_two_threads_with_one_in_one_process(tmp_path):
+    """Above one thread each round also runs a ``threads`` worker: dl4py at that pool size against dl4py at one thread,
+    alternating in one process; the 2-thread target is judged on its ratio."""
+    out = tmp_path / "threads.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--rounds", "1", "--no-torch", "--workloads",
+           "mlp-train-16", "--threads", "1,2", "--output", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["failures"] == [], doc["failures"]
+    cells = doc["workloads"]["mlp-train-16"]["threads"]
+    assert "threads" not in cells["1"]["raw"]  # nothing to pair at one thread
+    pair = cells["2"]["raw"]["threads"][0]
+    assert pair["pairs"] >= 3
+    assert pair["ratio"] == pair["examples_per_s"] / pair["one_thread_examples_per_s"]
+    assert cells["2"]["median_paired_ratio_dl4py_vs_1t"] == pair["ratio"]
+    assert "threads" not in cells["2"]["cpu_utilisation"]  # a paired measurement, not a system
+    target = next(t for t in doc["targets"] if t["target"].startswith("2 threads"))
+    assert target["value"] == pair["ratio"] and "paired in one process" in target["value_text"]
+    assert "vs 1t paired" in proc.stdout
