@@ -225,7 +225,8 @@ def worker_threads(spec: dict) -> dict:
     """dl4py at ``threads`` BLAS threads against dl4py at one thread, paired in one process.
 
     The process is set up for ``threads`` (as a ``throughput`` worker is) and alternates blocks of whole dl4py
-    epochs with the BLAS pool at ``threads`` and at one thread (threadpoolctl), the order reversed every pair.
+    epochs with the BLAS pool at ``threads`` and at one thread (threadpoolctl), the order reversed every pair,
+    after a warm-up at ``threads`` that lasts past the BLAS governor's first probe (its quiet period plus 1 s).
     Each block starts with an untimed lead-in of at least ``LEAD_IN_SECONDS`` (and one epoch), so that BLAS threads
     still spinning after the previous block's threaded calls do not slow the next block's timed part. Separate
     processes on this kind of machine differ by ±10–15 % from one to the next, more than the effects this ratio
@@ -235,6 +236,7 @@ def worker_threads(spec: dict) -> dict:
     from threadpoolctl import threadpool_limits
 
     from benchmarks import workloads as W
+    from dl4py.nn.blas_threads import ThreadGovernor
 
     w = W.WORKLOADS[spec["workload"]]
     n = spec["threads"]
@@ -262,7 +264,13 @@ def worker_threads(spec: dict) -> dict:
             if elapsed >= seconds:
                 return elapsed, done
 
-    epoch()  # warm-up at the process's own setting
+    # warm-up at the process's own setting, past the BLAS governor's first probe of this kind of step (before it,
+    # a new kind of step runs on one thread for ``probe_gap`` seconds): the steady state is what is compared
+    warm_up = ThreadGovernor().probe_gap + 1.0
+    t0 = time.perf_counter()
+    epoch()
+    while time.perf_counter() - t0 < warm_up:
+        epoch()
     gc.collect()
     totals = {n: [0.0, 0], 1: [0.0, 0]}
     pairs = 0
