@@ -226,7 +226,8 @@ def worker_threads(spec: dict) -> dict:
 
     The process is set up for ``threads`` (as a ``throughput`` worker is) and alternates blocks of whole dl4py
     epochs with the BLAS pool at ``threads`` and at one thread (threadpoolctl), the order reversed every pair,
-    after a warm-up at ``threads`` that lasts past the BLAS governor's first probe (its quiet period plus 1 s).
+    after a warm-up at ``threads`` that lasts past the BLAS governor's first probe (its quiet period plus 1 s). The
+    governor's clock (:class:`ArmClock`) stands still during the 1-thread blocks.
     Each block starts with an untimed lead-in of at least ``LEAD_IN_SECONDS`` (and one epoch), so that BLAS threads
     still spinning after the previous block's threaded calls do not slow the next block's timed part. Separate
     processes on this kind of machine differ by ±10–15 % from one to the next, more than the effects this ratio
@@ -242,6 +243,7 @@ def worker_threads(spec: dict) -> dict:
     n = spec["threads"]
     info = _set_threads(n, "dl4py")
     W.DL4PY_OPTIONS["blas_governor"] = spec.get("blas_governor", "default")
+    clock = W.DL4PY_OPTIONS["governor_clock"] = ArmClock()
     batches = W.make_batches(w, spec["batches"])
     step, _ = W.BUILDERS["dl4py"](w)
     examples = sum(b[0].shape[0] for b in batches)
@@ -252,6 +254,7 @@ def worker_threads(spec: dict) -> dict:
 
     def block(pool_size: int, seconds: float) -> tuple[float, int]:
         threadpool_limits(limits=pool_size, user_api="blas")
+        clock.running = pool_size == n
         t0 = time.perf_counter()
         epoch()
         while time.perf_counter() - t0 < LEAD_IN_SECONDS:
@@ -287,6 +290,34 @@ def worker_threads(spec: dict) -> dict:
 
 
 LEAD_IN_SECONDS = 0.15  # OpenBLAS's idle threads spin for about 0.1 s after a threaded call
+
+
+class ArmClock:
+    """``time.perf_counter`` that stands still while ``running`` is False.
+
+    The BLAS governor schedules its probes of the pool by its clock (quiet periods of seconds). Given this clock,
+    stopped during the 1-thread blocks, the governor of the paired comparison's n-thread arm probes as often per
+    second of that arm as in a continuous n-thread run, instead of twice as often."""
+
+    def __init__(self) -> None:
+        self._stopped_for = 0.0
+        self._stopped_at: float | None = None
+
+    def __call__(self) -> float:
+        now = time.perf_counter()
+        return now - self._stopped_for - (0.0 if self._stopped_at is None else now - self._stopped_at)
+
+    @property
+    def running(self) -> bool:
+        return self._stopped_at is None
+
+    @running.setter
+    def running(self, run: bool) -> None:
+        if run and self._stopped_at is not None:
+            self._stopped_for += time.perf_counter() - self._stopped_at
+            self._stopped_at = None
+        elif not run and self._stopped_at is None:
+            self._stopped_at = time.perf_counter()
 
 
 def _cpu_seconds() -> float:

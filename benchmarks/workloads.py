@@ -133,12 +133,18 @@ def dl4py_mlp_network():
 
 
 #: Options of the dl4py system, set by the benchmark worker: ``blas_governor`` is "default" (the library's:
-#: training steps governed, inference not), "on" (both) or "off" (neither) for ``net.blasThreads``.
+#: training steps governed, inference not), "on" (both) or "off" (neither) for ``net.blasThreads``;
+#: ``governor_clock``, when set, is the clock of the network's BLAS governor.
 DL4PY_OPTIONS: dict = {"blas_governor": "default"}
 
 
 def _dl4py(w: Workload) -> tuple[Callable, dict]:
     net = {"vae": dl4py_vae_network, "ae": dl4py_ae_network}.get(w.group, dl4py_mlp_network)()
+    clock = DL4PY_OPTIONS.get("governor_clock")
+    if clock is not None:  # the governor's schedule on another clock (the paired thread comparison pauses it)
+        from dl4py.nn.blas_threads import ThreadGovernor
+
+        net.blasThreads = ThreadGovernor(clock=clock)
     mode = DL4PY_OPTIONS.get("blas_governor", "default")
     if mode != "default":
         net.blasThreads.enabled = net.blasThreads.inference = mode == "on"

@@ -84,3 +84,24 @@ def test_quick_benchmark_pairs_two_threads_with_one_in_one_process(tmp_path):
     target = next(t for t in doc["targets"] if t["target"].startswith("2 threads"))
     assert target["value"] == pair["ratio"] and "paired in one process" in target["value_text"]
     assert "vs 1t paired" in proc.stdout
+
+
+def test_arm_clock_stands_still_while_stopped(monkeypatch):
+    """The paired thread comparison gives the governor a clock that does not run during the 1-thread blocks."""
+    from benchmarks import run
+
+    now = [100.0]
+    monkeypatch.setattr(run.time, "perf_counter", lambda: now[0])
+    clock = run.ArmClock()
+    start = clock()
+    now[0] += 2.0
+    assert clock() - start == 2.0
+    clock.running = False
+    now[0] += 5.0
+    assert clock() - start == 2.0 and not clock.running
+    clock.running = False  # stopping twice changes nothing
+    now[0] += 1.0
+    clock.running = True
+    assert clock() - start == 2.0
+    now[0] += 0.5
+    assert clock() - start == 2.5 and clock.running
