@@ -321,7 +321,6 @@ def _bs_rows_f32(x, o, b, a, grad, er, row_nll, acc, gs, want_grad, add_rows, kc
     return total
 
 
-
 def _bernoulli_sigmoid(x, o, b, a, grad, er, db, row_nll, acc, gscale, want_grad, add_rows) -> float:
     """:func:`nll_and_gradient` for a Bernoulli part with the sigmoid activation (DL4J's default), in one kernel.
 

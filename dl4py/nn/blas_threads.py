@@ -212,7 +212,9 @@ class _Step:
         pool = gov._pool if gov._pool is not None else blas_pool()
         if pool is None:
             return
-        with _LOCK:  # one lock for the whole decision: each acquisition costs on steps of 0.3 ms
+        # one lock for the whole decision (each acquisition shows on steps of 0.3 ms); a due load check reads
+        # /proc/stat under it, rarely (once per quiet period)
+        with _LOCK:
             if _ACTIVE[0]:  # another thread's governed step owns the pool now
                 return
             requested = pool.get_num_threads()
@@ -265,11 +267,10 @@ class ThreadGovernor:
 
     With a ``load`` source (default: :func:`cpu_sample`; None: no load check) a new key starts on one thread and
     every probe waits for a load check: after at least ``min_window`` seconds (of ``clock``) since the last check
-    (and the quiet period),
-    the pool is timed only if other processes left at least ``requested - slack`` cores idle meanwhile; otherwise
-    the key runs on one thread, untimed, and the check is repeated after the current interval. ``patience`` slow
-    steps with the pool then move the key to one thread at once instead of probing. A key whose source gives no
-    sample is governed without load checks."""
+    (and the quiet period), the pool is timed only if other processes left at least ``requested - slack`` cores
+    idle meanwhile; otherwise the key runs on one thread, untimed, and the check is repeated after the current
+    interval. ``patience`` slow steps with the pool then move the key to one thread at once instead of probing. A
+    key whose source gives no sample is governed without load checks."""
 
     def __init__(self, probe_steps: int = 3, first_interval: int = 200, max_interval: int = 6400,
                  margin: float = 0.1, patience: int = 2, collapse_factor: float = 2.0,
