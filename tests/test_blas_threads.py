@@ -84,6 +84,32 @@ def test_collapsing_pool_is_avoided_and_callers_setting_restored():
     assert clock.used[-4:] == [1, 1, 1, 2]
 
 
+def test_settled_one_thread_steps_are_not_timed_and_the_next_probe_comes_on_schedule():
+    pool = FakePool(2)
+    clock = FakeClock(pool, {2: 7.0, 1: 1.0})
+    reads = []
+
+    def counting_clock() -> float:
+        reads.append(clock.now)
+        return clock()
+
+    gov = ThreadGovernor(probe_steps=3, first_interval=10, probe_gap=2.0, pool=pool, clock=counting_clock, load=None)
+    gov.enabled = True
+    for _ in range(5):  # warm-up, 3 samples on one thread, 1 collapsing sample with the pool (now = 17)
+        clock.run(gov)
+    assert gov.choice("k", 2) == 1  # interval 10, quiet until 17 + 2.0
+    n = len(reads)
+    for _ in range(9):  # countdown 10 -> 1: no clock read at all
+        clock.run(gov)
+    assert len(reads) == n
+    clock.run(gov)  # the countdown ends: one read, for the quiet period (over: 27 >= 19), so a probe starts
+    assert reads[n:] == [27.0]
+    for _ in range(4):
+        clock.run(gov)
+    assert clock.used[5:] == [1] * 10 + [1, 1, 1, 2]  # the probe: one thread first, then the pool
+    assert pool.threads == 2
+
+
 def test_faster_pool_is_kept_and_interval_doubles():
     pool, clock, gov = governed({2: 1.0, 1: 1.8}, probe_steps=2, first_interval=4)
     for _ in range(5):

@@ -212,34 +212,48 @@ class _Step:
         pool = gov._pool if gov._pool is not None else blas_pool()
         if pool is None:
             return
-        # one lock for the whole decision (each acquisition shows on steps of 0.3 ms); a due load check reads
-        # /proc/stat under it, rarely (once per quiet period)
-        with _LOCK:
+        # one lock for the whole decision, taken without ``with`` (each acquisition shows on steps of 0.3 ms); a
+        # due load check reads /proc/stat under it, rarely (once per quiet period)
+        _LOCK.acquire()
+        try:
             if _ACTIVE[0]:  # another thread's governed step owns the pool now
                 return
             requested = pool.get_num_threads()
             if requested <= 1:
                 return
-            state, threads = gov._begin(self.key, requested)
+            state = gov._states.get((self.key, requested))
+            if state is None or state.order or state.due:
+                state, threads = gov._begin(self.key, requested)
+            else:  # settled, no probe under way or due: the current choice (what ``_begin`` returns then)
+                threads = state.choice if state.choice is not None else requested
             if threads != requested:
                 pool.set_num_threads(threads)
             _ACTIVE[0] = True
+        finally:
+            _LOCK.release()
         self.pool, self.requested, self.state, self.threads = pool, requested, state, threads
-        self.start = gov._clock()
+        # a settled step on one thread is not timed: only probes and steps with the pool use their time
+        self.start = gov._clock() if (threads != 1 or state.order) else -1.0
 
     def __exit__(self, *exc: Any) -> bool:
         requested = self.requested
         if requested <= 1:
             return False
-        elapsed = self.gov._clock() - self.start
+        start = self.start
+        elapsed = self.gov._clock() - start if start >= 0.0 else 0.0
         self.requested = 0
-        with _LOCK:
-            try:
-                if self.threads != requested:
-                    self.pool.set_num_threads(requested)
-                self.gov._record(self.state, self.threads, elapsed, requested)
-            finally:
-                _ACTIVE[0] = False
+        state = self.state
+        _LOCK.acquire()
+        try:
+            if self.threads != requested:
+                self.pool.set_num_threads(requested)
+            if start < 0.0:  # a settled one-thread step: only the countdown to the next probe
+                self.gov._count_down(state, requested)
+            else:
+                self.gov._record(state, self.threads, elapsed, requested)
+        finally:
+            _ACTIVE[0] = False
+            _LOCK.release()
         return False
 
 
@@ -394,6 +408,11 @@ class ThreadGovernor:
                 else:
                     self._start_probe(state, requested)
                 return
+        self._count_down(state, requested)
+
+    def _count_down(self, state: _KeyState, requested: int) -> None:
+        """One more step since the last probe: a probe becomes due after ``interval`` steps (and, on one thread,
+        the quiet period)."""
         if state.due:
             return
         state.until_probe -= 1
