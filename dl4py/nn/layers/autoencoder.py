@@ -66,6 +66,7 @@ class AutoEncoderEngine(DenseCore):
     """
 
     pretrain_writes_whole_gradient = True
+    backprop_writes_whole_gradient = True  # DenseLayer's (W, b), and vb zeroed
 
     SPARSITY_WEIGHT = 1.0
 

@@ -70,6 +70,9 @@ class EngineLayer:
     #: True when ``pretrain_gradient_and_score`` writes every element of the layer's gradient (no accumulation),
     #: so the network need not zero the gradient before a pretraining step.
     pretrain_writes_whole_gradient: bool = False
+    #: True when ``backward`` (or an output layer's ``backward_from_labels``) writes every element of the layer's
+    #: gradient, so the network need not zero the gradient before a supervised step.
+    backprop_writes_whole_gradient: bool = False
 
     def describe(self) -> str:
         return self.conf.describe(self.index)

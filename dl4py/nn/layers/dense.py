@@ -12,6 +12,8 @@ from .base import EngineLayer, register_engine_layer
 class DenseCore(EngineLayer):
     """x → z = dropout(x)·W + b → act(z). Gradients are sums over the minibatch."""
 
+    backprop_writes_whole_gradient = True  # ∂W by one GEMM, ∂b by the activation's column sums
+
     def __init__(self, conf, index, dtype) -> None:
         super().__init__(conf, index, dtype)
         start_numba()  # numba's one-off start-up at network init, not in the first fit

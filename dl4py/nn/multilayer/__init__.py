@@ -118,6 +118,9 @@ class MultiLayerNetwork:
         else:
             self.setParams(params)
         self.updater = BlockUpdater(param_entries(self.layers), dtype)
+        # every layer's backprop overwrites its whole gradient: a supervised step need not zero it first
+        self._backprop_writes_whole_gradient = all(
+            l.backprop_writes_whole_gradient or l.num_params == 0 for l in self.layers)
         self._pretrain_updaters = {}
         self._initialized = True
         return self
@@ -340,7 +343,8 @@ class MultiLayerNetwork:
         for layer in self.layers[:-1]:
             acts.append(layer.forward(acts[-1], True))
         z = out_layer.preout_with_bias(acts[-1], True)
-        self._grads.fill(0.0)
+        if not self._backprop_writes_whole_gradient:
+            self._grads.fill(0.0)
         total, eps = out_layer.backward_from_labels(z, labels, need_input_grad=len(self.layers) > 1)
         for i in range(len(self.layers) - 2, -1, -1):
             eps = self.layers[i].backward(eps, need_input_grad=i > 0)
