@@ -227,8 +227,9 @@ def worker_threads(spec: dict) -> dict:
     The process is set up for ``threads`` (as a ``throughput`` worker is) and alternates blocks of whole dl4py
     epochs with the BLAS pool at ``threads`` and at one thread (threadpoolctl), the order reversed every pair,
     after a warm-up at ``threads`` that lasts past the BLAS governor's first probe (its quiet period plus 1 s). The
-    governor's clock (:class:`ArmClock`) stands still during the 1-thread blocks. Each block starts with an untimed lead-in of at least ``LEAD_IN_SECONDS`` (and one epoch), so that BLAS threads
-    still spinning after the previous block's threaded calls do not slow the next block's timed part. Separate
+    governor's clock (:class:`ArmClock`) stands still during the 1-thread blocks. Each block starts with an untimed
+    lead-in of at least ``LEAD_IN_SECONDS`` (and one epoch), so that BLAS threads still spinning after the previous
+    block's threaded calls do not slow the next block's timed part. Separate
     processes on this kind of machine differ by ±10–15 % from one to the next, more than the effects this ratio
     is for; in one process both arms see the same machine state."""
     import gc

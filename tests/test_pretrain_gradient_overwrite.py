@@ -103,7 +103,8 @@ def _output(n_in, **opts):
 
 SUPERVISED = {
     "dense-output": lambda: (_dense(6, 5), _output(5)),
-    "dense-dropout-no-bias": lambda: (_dense(6, 5, dropOut=0.7), _dense(5, 4, hasBias=False), _output(4, hasBias=False)),
+    "dense-dropout-no-bias": lambda: (_dense(6, 5, dropOut=0.7), _dense(5, 4, hasBias=False),
+                                      _output(4, hasBias=False)),
     "autoencoder-output": lambda: (AutoEncoder.Builder().nIn(6).nOut(5).activation(A.SIGMOID).build(), _output(5)),
     "vae-output": lambda: (VariationalAutoencoder.Builder().nIn(6).nOut(3).encoderLayerSizes(5).decoderLayerSizes(4)
                            .reconstructionDistribution(BernoulliReconstructionDistribution(A.SIGMOID)).build(),
